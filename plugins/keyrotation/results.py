@@ -1,0 +1,83 @@
+"""What a rotation task reports: JSON-safe records of every planned action.
+
+These records are the XCom contract between the rotation tasks and the notification
+task. They never hold a secret access key.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Account", "ActionRecord", "Outcome", "failed_records"]
+
+
+class Outcome(str, enum.Enum):
+    DONE = "done"
+    DRY_RUN = "skipped (dry run)"
+    FAILED = "failed"
+    WARNED = "warned"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account of the organisation as the inventory lists it."""
+
+    id: str
+    name: str
+    email: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Account:
+        return cls(id=str(data["id"]), name=str(data.get("name", "")), email=str(data.get("email", "")))
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One planned action and what became of it.
+
+    ``action`` and ``reason`` are the names of ``ActionType`` and ``Reason`` members;
+    ``due`` is an ISO 8601 time for warnings; ``outcome`` an ``Outcome`` value.
+    """
+
+    account_id: str
+    user_name: str
+    access_key_id: str
+    action: str
+    reason: str
+    due: str | None
+    outcome: str
+    error: str | None = None
+    secret_name: str | None = None
+    secret_region: str | None = None
+    new_access_key_id: str | None = None
+    owner: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActionRecord:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @property
+    def due_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.due) if self.due else None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == Outcome.FAILED.value
+
+
+def failed_records(records: Iterable[ActionRecord]) -> list[ActionRecord]:
+    return [r for r in records if r.failed]
