@@ -53,8 +53,16 @@ __all__ = [
     "XComArg",
     "get_current_context",
     "mask_secret",
+    "read_variable",
     "register_secret",
 ]
+
+
+def read_variable(name: str) -> str | None:
+    """The raw value of an Airflow Variable, or None when it does not exist."""
+    if AIRFLOW_V3:
+        return Variable.get(name, default=None)
+    return Variable.get(name, default_var=None)  # type: ignore[call-arg]
 
 
 def register_secret(value: Any) -> None:

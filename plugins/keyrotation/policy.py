@@ -30,7 +30,7 @@ class PolicySettingsError(ValueError):
     """A policy setting makes no sense; the message names the setting."""
 
 
-class ActionType(str, enum.Enum):
+class ActionType(enum.StrEnum):
     ROTATE = "ROTATE"
     ROTATE_AND_DELETE = "ROTATE_AND_DELETE"
     DEACTIVATE = "DEACTIVATE"
@@ -45,7 +45,7 @@ class ActionType(str, enum.Enum):
         return self is not ActionType.WARN
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     UNUSED_EXPIRED_KEY = "Expired key has never been used."
     EXPIRED_ACTIVE_KEY = "Active key has expired."
     FORCED_ROTATION = "Forced active key rotation."
@@ -93,9 +93,7 @@ class PolicySettings:
             value = getattr(self, name)
             # bool is an int subclass; True days is a typo, not a duration.
             if isinstance(value, bool) or not isinstance(value, int):
-                raise PolicySettingsError(
-                    f"{name} must be a whole number of days, got {value!r}"
-                )
+                raise PolicySettingsError(f"{name} must be a whole number of days, got {value!r}")
             if value <= 0:
                 raise PolicySettingsError(f"{name} must be at least 1 day, got {value}")
         if self.warning_days >= self.rotation_period_days:
@@ -228,9 +226,7 @@ def _never_used_keys(
             actions.append(_act(kind, key, Reason.UNUSED_EXPIRED_KEY))
         else:
             if clock.near(clock.expires(key)):
-                actions.append(
-                    _warn(key, Reason.UNUSED_KEY_PENDING_DELETION, clock.expires(key))
-                )
+                actions.append(_warn(key, Reason.UNUSED_KEY_PENDING_DELETION, clock.expires(key)))
             remaining.append(key)
     return actions, remaining
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Account", "ActionRecord", "Outcome", "failed_records"]
+__all__ = ["Account", "ActionRecord", "Outcome", "failed_records", "format_summary_table"]
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     DONE = "done"
     DRY_RUN = "skipped (dry run)"
     FAILED = "failed"
@@ -38,7 +38,9 @@ class Account:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Account:
-        return cls(id=str(data["id"]), name=str(data.get("name", "")), email=str(data.get("email", "")))
+        return cls(
+            id=str(data["id"]), name=str(data.get("name", "")), email=str(data.get("email", ""))
+        )
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,31 @@ class ActionRecord:
 
 def failed_records(records: Iterable[ActionRecord]) -> list[ActionRecord]:
     return [r for r in records if r.failed]
+
+
+_SUMMARY_COLUMNS = ("user", "access key", "action", "reason", "due", "outcome")
+
+
+def format_summary_table(records: Iterable[ActionRecord]) -> str:
+    """A fixed-width table of the records, for task logs."""
+    rows = [
+        (
+            r.user_name,
+            r.access_key_id,
+            r.action,
+            r.reason,
+            (r.due or "")[:10],
+            r.outcome + (f": {r.error}" if r.error else ""),
+        )
+        for r in records
+    ]
+    if not rows:
+        return "no action and no warning"
+    widths = [
+        max(len(str(v)) for v in column) for column in zip(_SUMMARY_COLUMNS, *rows, strict=True)
+    ]
+    lines = [
+        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in (_SUMMARY_COLUMNS, tuple("-" * w for w in widths), *rows)
+    ]
+    return "\n".join(lines)

@@ -13,7 +13,7 @@ from typing import Any
 
 from keyrotation.policy import PolicySettings, PolicySettingsError
 
-__all__ = ["RotationSettings", "SettingsError", "VARIABLE_NAME"]
+__all__ = ["VARIABLE_NAME", "RotationSettings", "SettingsError", "settings_from_json"]
 
 VARIABLE_NAME = "iam_access_key_rotation"
 
@@ -78,9 +78,7 @@ class RotationSettings:
         if values is None:
             values = {}
         if not isinstance(values, Mapping):
-            raise SettingsError(
-                f"settings must be a JSON object, got {type(values).__name__}"
-            )
+            raise SettingsError(f"settings must be a JSON object, got {type(values).__name__}")
         known = {f.name: f for f in fields(cls) if f.init}
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -126,7 +124,9 @@ class RotationSettings:
                 f"got {self.inventory_ou!r}"
             )
         if self.exemption_group and not _IAM_NAME.match(self.exemption_group):
-            raise SettingsError(f"exemption_group {self.exemption_group!r} is not a valid group name")
+            raise SettingsError(
+                f"exemption_group {self.exemption_group!r} is not a valid group name"
+            )
         for region in self.replication_regions:
             if not _REGION.match(region):
                 raise SettingsError(f"replication_regions holds {region!r}, not an AWS region")
@@ -174,3 +174,19 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
             raise SettingsError(f"{name} must be a list of strings, got {value!r}")
         return tuple(v.strip() for v in value)
     raise SettingsError(f"{name} has an unsupported type")  # pragma: no cover
+
+
+def settings_from_json(text: str | None) -> RotationSettings:
+    """Settings from the Variable's JSON text; None (no Variable) means every default."""
+    if text is None or not text.strip():
+        return RotationSettings()
+    import json
+
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(
+            f"the Variable {VARIABLE_NAME!r} is not valid JSON: {error.msg} "
+            f"(line {error.lineno}, column {error.colno})"
+        ) from None
+    return RotationSettings.from_mapping(values)

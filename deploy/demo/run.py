@@ -1,0 +1,254 @@
+"""Run the rotation DAG end to end against a local moto server and a demo organisation.
+
+    python -m deploy.demo.run               # enforce mode: keys are rotated
+    python -m deploy.demo.run --dry-run     # audit mode: nothing changes
+    python -m deploy.demo.run --standalone  # Airflow standalone (UI) against the demo
+
+The moto server runs in this process (so the demo can set key ages and read the sent
+emails back); Airflow runs as its own processes with SQLite as its metadata database and
+reaches moto over HTTP on 127.0.0.1, like it reaches AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from email.message import Message
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from deploy.demo.moto_access import assume_role_requires_role
+from deploy.demo.organization import (
+    DEMO_ACCOUNTS,
+    EXEMPTION_GROUP,
+    MANAGEMENT_ACCOUNT_ID,
+    MEMBER_ROLE_NAME,
+    REGION,
+    SENDER_EMAIL,
+    SeededOrganization,
+    age_key_in_moto,
+    assume_into,
+    boto3_clients,
+    seed_organization,
+    verify_sender,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_ID = "iam_access_key_rotation"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "demo",
+    "AWS_SECRET_ACCESS_KEY": "demo",  # moto accepts any credentials
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="run in audit mode")
+    parser.add_argument("--standalone", action="store_true", help="start the Airflow UI")
+    parser.add_argument("--output", type=Path, default=REPO / "demo-output")
+    parser.add_argument("--port", type=int, default=0, help="moto server port (0: any free)")
+    args = parser.parse_args(argv)
+
+    output: Path = args.output.resolve()
+    if output.exists():
+        shutil.rmtree(output)
+    (output / "emails").mkdir(parents=True)
+    os.environ.update(FAKE_CREDENTIALS)
+
+    port = args.port or _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        with assume_role_requires_role():
+            print(f"moto server (AWS APIs) on {endpoint}")
+            seeded = seed_organization(
+                boto3_clients(endpoint),
+                assume_into(endpoint),
+                age_keys=age_key_in_moto(datetime.now(UTC)),
+            )
+            verify_sender(boto3_clients(endpoint))
+            _print_organization(seeded)
+            env = _airflow_environment(output, endpoint)
+            _prepare_airflow(env)
+            if args.standalone:
+                return _standalone(env)
+            code = _run_dag(env, output, dry_run=args.dry_run)
+            _print_results(output, seeded, dry_run=args.dry_run)
+            return code
+    finally:
+        server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _airflow_environment(output: Path, endpoint: str) -> dict[str, str]:
+    settings = {
+        "dry_run": False,
+        "member_role_name": MEMBER_ROLE_NAME,
+        "exemption_group": EXEMPTION_GROUP,
+        "owner_tag": "owner",
+        "sender_email": SENDER_EMAIL,
+    }
+    connection = {
+        "conn_type": "aws",
+        "login": "demo",
+        "password": "demo",
+        "extra": {"region_name": REGION, "endpoint_url": endpoint},
+    }
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(output / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+        "AIRFLOW_VAR_IAM_ACCESS_KEY_ROTATION": json.dumps(settings),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
+    }
+    print(f"Airflow home: {env['AIRFLOW_HOME']} (SQLite metadata database)")
+    print(f"Variable iam_access_key_rotation = {json.dumps(settings)}")
+    return env
+
+
+def _airflow(env: dict[str, str], *args: str, log: Path | None = None) -> int:
+    command = [str(Path(sys.executable).with_name("airflow")), *args]
+    if log is None:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if result.returncode:
+            sys.stderr.write(result.stdout + result.stderr)
+            raise SystemExit(f"`airflow {' '.join(args)}` failed ({result.returncode})")
+        return 0
+    with log.open("w") as handle:
+        return subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT).returncode
+
+
+def _prepare_airflow(env: dict[str, str]) -> None:
+    print("Preparing the Airflow metadata database ...")
+    _airflow(env, "db", "migrate")
+    _airflow(env, "pools", "set", "aws_iam", "4", "Bounds concurrent IAM rotation per account")
+
+
+def _run_dag(env: dict[str, str], output: Path, *, dry_run: bool) -> int:
+    conf = json.dumps({"dry_run": dry_run})
+    log = output / "dag-run.log"
+    mode = "dry run (audit)" if dry_run else "enforce"
+    print(f"\nRunning `airflow dags test {DAG_ID} -c '{conf}'` ({mode}); log: {log}")
+    code = _airflow(env, "dags", "test", DAG_ID, "-c", conf, log=log)
+    print(f"airflow dags test exited with {code}")
+    return code
+
+
+def _standalone(env: dict[str, str]) -> int:
+    print(
+        "\nStarting Airflow standalone: open http://localhost:8080, find the DAG "
+        f"{DAG_ID}, and trigger it (the form has dry_run, force_rotate, accounts).\n"
+        "Ctrl-C stops Airflow and the moto server."
+    )
+    try:
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("airflow")), "standalone"], env=env
+        ).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def _print_organization(seeded: SeededOrganization) -> None:
+    print("\nDemo organisation:")
+    for account in DEMO_ACCOUNTS:
+        account_id = seeded.accounts[account.name]
+        state = "SUSPENDED" if account_id in seeded.suspended else "ACTIVE"
+        print(f"  {account_id} {account.name:<14} {state:<9} OU /{'/'.join(account.ou_path)}")
+        for user in account.users:
+            print(f"      {user.name:<12} {user.story}")
+
+
+def _print_results(output: Path, seeded: SeededOrganization, *, dry_run: bool) -> None:
+    names = {account_id: name for name, account_id in seeded.accounts.items()}
+    names[MANAGEMENT_ACCOUNT_ID] = "management"
+    records, states = _read_run(output / "airflow" / "airflow.db")
+    print("\nTask states:")
+    for task, state in states:
+        print(f"  {task:<48} {state}")
+    print(f"\nActions per account ({'dry run: nothing changed' if dry_run else 'enforced'}):")
+    by_account: dict[str, list[dict]] = {}
+    for record in records:
+        by_account.setdefault(record["account_id"], []).append(record)
+    for account_id in sorted(by_account):
+        print(f"  {account_id} {names.get(account_id, '')}")
+        for r in by_account[account_id]:
+            detail = f" -> new key in {r['secret_name']}" if r.get("new_access_key_id") else ""
+            due = f" due {r['due'][:10]}" if r.get("due") else ""
+            print(
+                f"    {r['user_name']:<12} {r['action']:<17} {r['access_key_id']} "
+                f"{r['reason']}{due} [{r['outcome']}]{detail}"
+            )
+    emails = _save_emails(output / "emails")
+    print(f"\nEmails sent through SES, read back from it ({len(emails)}):")
+    for path, recipient, subject in emails:
+        print(f"  to {recipient:<34} {subject}\n      {path}")
+
+
+def _read_run(database: Path) -> tuple[list[dict], list[tuple[str, str]]]:
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND task_id = 'rotate_account_keys' "
+            "AND key = 'return_value' ORDER BY map_index",
+            (DAG_ID,),
+        ).fetchall()
+        states = db.execute(
+            "SELECT task_id || CASE WHEN map_index >= 0 THEN ' [' || "
+            "COALESCE(rendered_map_index, map_index) || ']' ELSE '' END, state "
+            "FROM task_instance WHERE dag_id = ? ORDER BY task_id, map_index",
+            (DAG_ID,),
+        ).fetchall()
+    records = [record for (value,) in rows for record in _json(value)]
+    return records, states
+
+
+def _json(value: str | bytes) -> list[dict]:
+    decoded = json.loads(value)
+    return json.loads(decoded) if isinstance(decoded, str) else decoded
+
+
+def _save_emails(folder: Path) -> list[tuple[Path, str, str]]:
+    from moto.ses.models import ses_backends
+
+    saved = []
+    messages = ses_backends[MANAGEMENT_ACCOUNT_ID][REGION].sent_messages
+    for number, message in enumerate(messages, start=1):
+        parsed = email.message_from_string(message.raw_data)
+        recipient = str(parsed["To"])
+        html = _html_part(parsed)
+        path = folder / f"{number:02d}-{recipient.replace('@', '_at_')}.html"
+        path.write_text(html)
+        saved.append((path, recipient, str(parsed["Subject"])))
+    return saved
+
+
+def _html_part(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            payload = part.get_payload(decode=True)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    return "<pre>(no HTML part)</pre>"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,278 @@
+"""Airflow operators of the rotation pipeline: thin shells over the package.
+
+Each operator reads the settings Variable and the run's options at task start, so a bad
+value fails that task with a message naming it, before any AWS call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.hooks.ses import SesHook
+from airflow.providers.amazon.aws.links.base_aws import BaseAwsLink
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from keyrotation.aws.inventory import list_organization_accounts
+from keyrotation.compat import AirflowException, AirflowFailException, Context, read_variable
+from keyrotation.hooks import KeyRotationHook
+from keyrotation.notification import build_transport, load_template_source, send_notifications
+from keyrotation.results import Account, ActionRecord, format_summary_table
+from keyrotation.rotation import rotate_account
+from keyrotation.run_options import RunConfError, RunOptions, evaluation_time
+from keyrotation.settings import VARIABLE_NAME, RotationSettings, SettingsError, settings_from_json
+
+__all__ = [
+    "ACCOUNT_ERROR_KEY",
+    "IamUsersConsoleLink",
+    "ListAccountsOperator",
+    "RotateAccountKeysOperator",
+    "SendNotificationsOperator",
+]
+
+#: XCom key under which a rotation task records why its account failed.
+ACCOUNT_ERROR_KEY = "account_error"
+
+
+class IamUsersConsoleLink(BaseAwsLink):
+    """The IAM users page of the task's account in the AWS console."""
+
+    name = "IAM users (AWS console)"
+    key = "iam_users_console"
+    format_str = "https://{account_id}.signin.{aws_domain}/console/iam?region={region_name}"
+
+
+class _KeyRotationOperator(AwsBaseOperator[KeyRotationHook]):
+    """What every operator of the pipeline shares: settings, run options, time."""
+
+    aws_hook_class = KeyRotationHook
+
+    def __init__(self, *, settings_variable: str = VARIABLE_NAME, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings_variable = settings_variable
+
+    def load_run(self, context: Context) -> tuple[RotationSettings, RunOptions]:
+        """Validate the settings Variable and the run's conf, before any AWS call."""
+        try:
+            settings = settings_from_json(read_variable(self.settings_variable))
+        except SettingsError as error:
+            raise AirflowFailException(f"Variable {self.settings_variable!r}: {error}") from None
+        dag_run = context.get("dag_run")
+        try:
+            options = RunOptions.from_conf(getattr(dag_run, "conf", None))
+        except RunConfError as error:
+            raise AirflowFailException(f"Rejected run conf: {error}") from None
+        # The Variable names the connection, so one place configures a deployment.
+        self.aws_conn_id = settings.aws_conn_id
+        self.settings = settings
+        return settings, options
+
+    def dry_run(self, options: RunOptions) -> bool:
+        """A run is dry when its conf or the settings say so."""
+        return options.dry_run or self.settings.dry_run
+
+    def evaluation_time(self, context: Context) -> datetime:
+        return evaluation_time(context)
+
+
+class ListAccountsOperator(_KeyRotationOperator):
+    """List the active accounts of the organisation that this run rotates.
+
+    :param settings_variable: the Airflow Variable holding the JSON settings.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("settings_variable")
+
+    def execute(self, context: Context) -> list[dict[str, str]]:
+        settings, options = self.load_run(context)
+        accounts = list_organization_accounts(self.hook.sessions, settings)
+        accounts = _limit_to(accounts, options.accounts)
+        self.log.info(
+            "%s run at %s over %d account(s):\n%s",
+            "Dry" if self.dry_run(options) else "Enforcing",
+            self.evaluation_time(context).isoformat(),
+            len(accounts),
+            "\n".join(f"  {a.id}  {a.name}  <{a.email}>" for a in accounts) or "  (none)",
+        )
+        return [account.to_dict() for account in accounts]
+
+
+def _limit_to(accounts: list[Account], wanted: Sequence[str]) -> list[Account]:
+    if not wanted:
+        return accounts
+    known = {account.id for account in accounts}
+    missing = sorted(set(wanted) - known)
+    if missing:
+        raise AirflowFailException(
+            f"run parameter 'accounts' names {', '.join(missing)}, not among the active "
+            "accounts of the inventory (check inventory_ou, include_accounts and "
+            "exclude_accounts)"
+        )
+    return [account for account in accounts if account.id in wanted]
+
+
+class RotateAccountKeysOperator(_KeyRotationOperator):
+    """Apply the key policy to every IAM user of one account.
+
+    Returns the account's action records (JSON-safe, never a secret). The task fails
+    after processing every user if any action failed, so a retry re-scans live state
+    and completes what is left.
+
+    :param account: the account, as listed by ``ListAccountsOperator`` (templated).
+    :param settings_variable: the Airflow Variable holding the JSON settings.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("account", "settings_variable")
+    operator_extra_links = (IamUsersConsoleLink(),)
+
+    def __init__(self, *, account: dict[str, str] | Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.account = account
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        account = Account.from_dict(self.account)
+        context["account_label"] = f"{account.id} {account.name}"  # type: ignore[typeddict-unknown-key]
+        settings, options = self.load_run(context)
+        sessions = self.hook.sessions
+        IamUsersConsoleLink.persist(
+            context=context,
+            operator=self,
+            region_name=sessions.region_name,
+            aws_partition=sessions.partition,
+            account_id=account.id,
+        )
+        try:
+            report = rotate_account(
+                account,
+                sessions=sessions,
+                settings=settings,
+                now=self.evaluation_time(context),
+                dry_run=self.dry_run(options),
+                force_rotate=options.force_rotate,
+            )
+        except Exception as error:
+            self._record_account_error(context, account, str(error))
+            raise
+        records = [record.to_dict() for record in report.records]
+        self.log.info(
+            "Summary for %s (%s):\n%s",
+            account.id,
+            account.name,
+            format_summary_table(report.records),
+        )
+        if report.failed:
+            failed = [r for r in report.records if r.failed]
+            message = f"{len(failed)} of {len(records)} action(s) failed: " + "; ".join(
+                f"{r.user_name} {r.action} {r.access_key_id}: {r.error}" for r in failed
+            )
+            # A failed task returns nothing, so the records go to XCom explicitly for
+            # the notification task, which runs whatever happened here.
+            context["ti"].xcom_push(key="return_value", value=records)
+            self._record_account_error(context, account, message)
+            raise AirflowException(f"Account {account.id}: {message}")
+        return records
+
+    @staticmethod
+    def _record_account_error(context: Context, account: Account, error: str) -> None:
+        context["ti"].xcom_push(
+            key=ACCOUNT_ERROR_KEY, value={"account_id": account.id, "error": error}
+        )
+
+
+class SendNotificationsOperator(_KeyRotationOperator):
+    """Email each account owner and each key owner about their keys, and the admin
+    about failed accounts. Fails when any account failed, after sending.
+
+    :param accounts_task_id: the task that listed the accounts.
+    :param rotation_task_id: the mapped task that rotated each account.
+    :param settings_variable: the Airflow Variable holding the JSON settings.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "accounts_task_id", "rotation_task_id", "settings_variable"
+    )
+    accounts_task_id: str
+    rotation_task_id: str
+    _ses_hook_class: ClassVar[type[SesHook]] = SesHook
+
+    def __init__(
+        self,
+        *,
+        accounts_task_id: str = "list_accounts",
+        rotation_task_id: str = "rotate_account_keys",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.accounts_task_id = accounts_task_id
+        self.rotation_task_id = rotation_task_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings, options = self.load_run(context)
+        accounts, records, failures = self._collect_results(context)
+        report = send_notifications(
+            accounts=accounts,
+            records=records,
+            failures=failures,
+            settings=settings,
+            dry_run=self.dry_run(options),
+            now=self.evaluation_time(context),
+            partition=self.hook.sessions.partition,
+            transport=build_transport(settings, ses_hook=self._ses_hook(settings)),
+            template_source=load_template_source(
+                settings.email_templates, s3_hook_factory=self._s3_hook
+            ),
+        )
+        summary = report.to_dict()
+        self.log.info("Sent %d email(s)", len(summary.get("emails", [])))
+        if failures:
+            raise AirflowException(
+                f"{len(failures)} account(s) failed: "
+                + "; ".join(f"{account}: {error}" for account, error in sorted(failures.items()))
+            )
+        return summary
+
+    def _collect_results(
+        self, context: Context
+    ) -> tuple[list[Account], list[ActionRecord], dict[str, str]]:
+        ti = context["ti"]
+        listed = ti.xcom_pull(task_ids=self.accounts_task_id)
+        if listed is None:
+            raise AirflowException(
+                f"task {self.accounts_task_id!r} produced no account list; nothing to notify"
+            )
+        accounts = [Account.from_dict(a) for a in listed]
+        records: list[ActionRecord] = []
+        failures: dict[str, str] = {}
+        # One pull per map index reads the same on Airflow 2 and 3.
+        for index, account in enumerate(accounts):
+            result = ti.xcom_pull(task_ids=self.rotation_task_id, map_indexes=index)
+            error = ti.xcom_pull(
+                task_ids=self.rotation_task_id, key=ACCOUNT_ERROR_KEY, map_indexes=index
+            )
+            records += [ActionRecord.from_dict(item) for item in result or []]
+            if error:
+                failures[account.id] = error["error"]
+            elif result is None:
+                failures[account.id] = "the rotation task did not report a result"
+        return accounts, records, failures
+
+    def _ses_hook(self, settings: RotationSettings) -> SesHook | None:
+        if settings.email_transport != "ses":
+            return None
+        return self._ses_hook_class(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+
+    def _s3_hook(self) -> S3Hook:
+        return S3Hook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
