@@ -1,0 +1,1 @@
+"""Deployment assets and tools of the IAM access key rotation pipeline."""

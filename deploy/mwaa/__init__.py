@@ -1,0 +1,1 @@
+"""Packaging for Amazon MWAA."""
