@@ -1,4 +1,4 @@
-"""Rotate the IAM user access keys of every account of the AWS Organization, daily."""
+"""Airflow DAG: rotate the IAM user access keys of every account of the AWS Organization, daily."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ with DAG(
     ).expand(account=accounts.output)
 
     notifications = SendNotificationsOperator(
-        task_id="send_notifications", trigger_rule=TriggerRule.ALL_DONE
+        task_id="send_notifications",
+        trigger_rule=TriggerRule.ALL_DONE,
+        retries=0,  # a retry would email everyone again; clear the task to re-send
     )
 
     rotations >> notifications

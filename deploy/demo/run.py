@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import email
 import json
+import logging
 import os
 import shutil
 import socket
@@ -52,6 +53,7 @@ FAKE_CREDENTIALS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="run in audit mode")
     parser.add_argument("--standalone", action="store_true", help="start the Airflow UI")

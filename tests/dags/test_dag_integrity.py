@@ -1,0 +1,94 @@
+"""The DAG file: imports cleanly and has the shape users and the README rely on."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import pytest
+from airflow.sdk.exceptions import ParamValidationError
+
+from keyrotation.compat import TriggerRule
+from keyrotation.operators import (
+    IamUsersConsoleLink,
+    ListAccountsOperator,
+    RotateAccountKeysOperator,
+    SendNotificationsOperator,
+)
+
+
+def test_dag_contract(dag):
+    assert dag.dag_id == "iam_access_key_rotation"
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.doc_md and "force_rotate" in dag.doc_md
+    assert set(dag.tags) >= {"security", "iam"}
+    assert dag.owner == "security"
+    assert dag.start_date is not None
+    assert dag.schedule == "@daily"
+
+
+def test_tasks_and_flow(dag):
+    tasks = {task.task_id: task for task in dag.tasks}
+    assert set(tasks) == {"list_accounts", "rotate_account_keys", "send_notifications"}
+    assert isinstance(tasks["list_accounts"], ListAccountsOperator)
+    rotate = tasks["rotate_account_keys"]
+    assert rotate.operator_class is RotateAccountKeysOperator or issubclass(
+        getattr(rotate, "operator_class", type(rotate)), RotateAccountKeysOperator
+    )
+    assert rotate.upstream_task_ids == {"list_accounts"}
+    notify = tasks["send_notifications"]
+    assert isinstance(notify, SendNotificationsOperator)
+    assert notify.upstream_task_ids == {"rotate_account_keys"}
+    assert notify.trigger_rule == TriggerRule.ALL_DONE
+
+
+def test_mapped_task_retries_with_backoff_in_the_pool(dag):
+    rotate = dag.get_task("rotate_account_keys")
+    partial = rotate.partial_kwargs
+    assert partial["retries"] >= 1
+    assert (
+        partial["retry_exponential_backoff"] in (True, 2, 2.0)
+        or partial["retry_exponential_backoff"]
+    )
+    assert partial["max_retry_delay"] <= timedelta(hours=1)
+    assert partial["pool"] == "aws_iam"
+    assert rotate.map_index_template == "{{ account_label }}"
+    assert IamUsersConsoleLink().name in {link.name for link in rotate.operator_extra_links}
+
+
+def test_no_cycles(dag):
+    # topological sort raises on a cycle
+    order = [task.task_id for task in dag.topological_sort()]
+    assert order.index("list_accounts") < order.index("rotate_account_keys")
+    assert order.index("rotate_account_keys") < order.index("send_notifications")
+
+
+@pytest.mark.parametrize(
+    ("conf", "valid"),
+    [
+        ({}, True),
+        ({"dry_run": True, "force_rotate": ["alice", "123456789012:bob"]}, True),
+        ({"accounts": ["123456789012"]}, True),
+        ({"dry_run": "yes"}, False),
+        ({"force_rotate": "alice"}, False),
+        ({"force_rotate": ["bad name!"]}, False),
+        ({"accounts": ["12345"]}, False),
+    ],
+)
+def test_params_validate(dag, conf, valid):
+    params = copy.deepcopy(dag.params)
+    if valid:
+        params.update(conf)
+        resolved = params.validate()
+        assert set(resolved) == {"dry_run", "force_rotate", "accounts"}
+        assert all(resolved[key] == value for key, value in conf.items())
+    else:
+        with pytest.raises(ParamValidationError, match="Invalid input for param"):
+            params.update(conf)
+            params.validate()
+
+
+def test_param_defaults(dag):
+    resolved = {key: dag.params[key] for key in ("dry_run", "force_rotate", "accounts")}
+    assert resolved == {"dry_run": False, "force_rotate": [], "accounts": []}
