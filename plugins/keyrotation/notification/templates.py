@@ -122,16 +122,26 @@ def load_template_source(
 
 def default_templates_dir() -> Path:
     """The packaged templates: ``$KEYROTATION_TEMPLATES_DIR``, else the Airflow home's
-    ``include/email_templates`` (include/ next to dags/), else the one of this repository."""
+    ``include/email_templates`` (include/ next to dags/), else the dags folder's (where the
+    MWAA bundle puts them), else the one of this repository."""
     explicit = os.environ.get(TEMPLATES_DIR_ENV, "").strip()
     if explicit:
         return Path(explicit).expanduser()
     airflow_home = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser()
-    in_airflow_home = airflow_home / "include" / "email_templates"
-    if in_airflow_home.is_dir():
-        return in_airflow_home
+    for candidate in (airflow_home / "include", _dags_folder() / "include"):
+        if (candidate / "email_templates").is_dir():
+            return candidate / "email_templates"
     # plugins/keyrotation/notification/templates.py -> the repository root is three up.
     return Path(__file__).resolve().parents[3] / "include" / "email_templates"
+
+
+def _dags_folder() -> Path:
+    try:
+        from airflow.configuration import conf
+
+        return Path(conf.get("core", "dags_folder")).expanduser()
+    except Exception:  # outside an Airflow installation there is no dags folder
+        return Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", "dags"))
 
 
 def _s3_source(location: str, hook_factory: Callable[[], S3Hook] | None) -> TemplateSource:
