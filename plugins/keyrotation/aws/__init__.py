@@ -1,0 +1,1 @@
+"""Everything that talks to AWS: sessions, inventory, scan, secret store, key actions."""

@@ -1,0 +1,336 @@
+"""Rotate one account: assume the member role, scan, plan, execute, report.
+
+One user's failure does not stop the others: it becomes a record with outcome
+``failed``. Only a failure that concerns the whole account (the member role cannot be
+assumed, the users cannot be read) raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import boto3
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from keyrotation.aws.key_actions import InterruptedRotation, KeyActions, describe_error
+from keyrotation.aws.scan import AccountScan, ScanError, ScannedUser, read_owner, scan_account
+from keyrotation.aws.secret_store import SecretStore
+from keyrotation.aws.sessions import AccountSessions, error_code
+from keyrotation.planner import UserPlan, forced_users, plan_users
+from keyrotation.policy import Action, ActionType, Reason
+from keyrotation.results import Account, ActionRecord, Outcome
+from keyrotation.settings import RotationSettings
+
+__all__ = ["AccountReport", "rotate_account"]
+
+logger = logging.getLogger(__name__)
+
+_ROTATIONS = (ActionType.ROTATE, ActionType.ROTATE_AND_DELETE)
+
+
+@dataclass
+class AccountReport:
+    """Every planned action of one account, WARN included, with its outcome."""
+
+    account: Account
+    records: list[ActionRecord] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(record.failed for record in self.records)
+
+
+def rotate_account(
+    account: Account,
+    *,
+    sessions: AccountSessions,
+    settings: RotationSettings,
+    now: datetime,
+    dry_run: bool,
+    force_rotate: Collection[str] = (),
+) -> AccountReport:
+    """Apply the key policy at ``now`` to every user of ``account``.
+
+    In a dry run only List/Get/Describe calls (and AssumeRole) reach AWS.
+    """
+    forced = forced_users(force_rotate, account.id)
+    member = sessions.assume_role(account.id, settings.member_role_name, purpose="rotation")
+    iam = sessions.client("iam", member)
+    scan = scan_account(iam, account_id=account.id, exemption_group=settings.exemption_group)
+    store = _secret_store(account, sessions, settings, member)
+    actions = KeyActions(iam, store)
+    mode = "dry run" if dry_run else "enforce"
+    logger.info(
+        "Account %s (%s), %s: %d user(s) scanned, %d exempt",
+        account.id,
+        account.name,
+        mode,
+        len(scan.users) + len(scan.exempt),
+        len(scan.exempt),
+    )
+    if scan.exempt:
+        logger.info("exempt (members of %s): %s", settings.exemption_group, ", ".join(scan.exempt))
+
+    users, blocked = _recover_interrupted(scan, actions, dry_run=dry_run)
+    plans = plan_users(users, now=now, settings=settings.policy, forced=forced)
+    report = AccountReport(account=account)
+    for plan in plans:
+        if not plan.actions:
+            logger.info("%s: no action (%s)", plan.user.name, _describe_keys(plan.user, now))
+            continue
+        owner = _owner(iam, plan.user.name, settings.owner_tag)
+        records = _UserRun(
+            plan, account=account, actions=actions, store=store, owner=owner, dry_run=dry_run
+        ).execute(blocked.get(plan.user.name))
+        report.records.extend(records)
+        line = f"{plan.user.name}: " + "; ".join(_describe_record(r) for r in records)
+        if any(r.failed for r in records):
+            logger.warning("%s", line)
+        else:
+            logger.info("%s", line)
+    _log_summary(report, mode)
+    return report
+
+
+class _UserRun:
+    """The execution of one user's plan: records every action, stops at a failure."""
+
+    def __init__(
+        self,
+        plan: UserPlan,
+        *,
+        account: Account,
+        actions: KeyActions,
+        store: SecretStore,
+        owner: str | None,
+        dry_run: bool,
+    ) -> None:
+        self.plan = plan
+        self.account = account
+        self.actions = actions
+        self.store = store
+        self.owner = owner
+        self.dry_run = dry_run
+
+    def execute(self, blocked: str | None) -> list[ActionRecord]:
+        records = []
+        # After a failure the rest of the plan would run on a state it was not made for.
+        stop = blocked
+        for action in self.plan.actions:
+            if action.action is ActionType.WARN:
+                records.append(self._record(action, Outcome.WARNED))
+            elif self.dry_run:
+                secret = self.store.secret_name(self.plan.user.name)
+                records.append(
+                    self._record(
+                        action,
+                        Outcome.DRY_RUN,
+                        secret_name=secret if action.action in _ROTATIONS else None,
+                        secret_region=self.store.region if action.action in _ROTATIONS else None,
+                    )
+                )
+            elif stop is not None:
+                records.append(self._record(action, Outcome.FAILED, error=stop))
+            else:
+                record = self._apply(action)
+                records.append(record)
+                if record.failed:
+                    stop = f"not attempted: the {action.action.name} before it failed"
+        return records
+
+    def _apply(self, action: Action) -> ActionRecord:
+        user = self.plan.user
+        try:
+            if action.action is ActionType.DEACTIVATE:
+                self.actions.deactivate(user.name, action.access_key_id)
+            elif action.action is ActionType.DELETE:
+                self.actions.delete(user.name, action.access_key_id)
+            else:
+                return self._rotate(action)
+        except Exception as error:
+            return self._record(action, Outcome.FAILED, error=describe_error(error))
+        return self._record(action, Outcome.DONE)
+
+    def _rotate(self, action: Action) -> ActionRecord:
+        user = self.plan.user
+        result = self.actions.rotate(user, replaces=action.access_key_id)
+        delivered = {
+            "new_access_key_id": result.new_access_key_id,
+            "secret_name": result.secret.name,
+            "secret_region": result.secret.region,
+        }
+        if action.action is ActionType.ROTATE_AND_DELETE:
+            # The policy plans this only for a user's only key, so creating the new key
+            # first never needs a third key, and a failed rotation keeps the old one.
+            try:
+                self.actions.delete(user.name, action.access_key_id)
+            except Exception as error:
+                return self._record(
+                    action,
+                    Outcome.FAILED,
+                    error=f"new key stored, but deleting the old key failed: "
+                    f"{describe_error(error)}",
+                    **delivered,
+                )
+        return self._record(action, Outcome.DONE, **delivered)
+
+    def _record(
+        self,
+        action: Action,
+        outcome: Outcome,
+        *,
+        error: str | None = None,
+        secret_name: str | None = None,
+        secret_region: str | None = None,
+        new_access_key_id: str | None = None,
+    ) -> ActionRecord:
+        return ActionRecord(
+            account_id=self.account.id,
+            user_name=self.plan.user.name,
+            access_key_id=action.access_key_id,
+            action=action.action.name,
+            reason=action.reason.name,
+            due=action.due.isoformat() if action.due else None,
+            outcome=outcome.value,
+            error=error,
+            secret_name=secret_name,
+            secret_region=secret_region,
+            new_access_key_id=new_access_key_id,
+            owner=self.owner,
+        )
+
+
+def _recover_interrupted(
+    scan: AccountScan, actions: KeyActions, *, dry_run: bool
+) -> tuple[list[ScannedUser], dict[str, str]]:
+    """Delete the undelivered keys of interrupted rotations, then plan without them.
+
+    Returns the users to plan and, for users whose state cannot be trusted, why their
+    changes must not run.
+    """
+    users = {user.name: user for user in scan.users}
+    try:
+        interrupted = actions.find_interrupted(users)
+    except ClientError as error:
+        raise ScanError(
+            f"Reading the unfinished rotations of account {scan.account_id} failed in "
+            f"{error.operation_name}: {error_code(error)}"
+        ) from None
+    blocked: dict[str, str] = {}
+    for found in interrupted:
+        name = found.pending.user_name
+        if found.unresolved:
+            blocked[name] = _unresolved_message(found)
+            logger.error("%s: %s", name, blocked[name])
+            continue
+        if found.undelivered:
+            logger.warning(
+                "%s: %s undelivered key(s) %s of a rotation interrupted at %s",
+                name,
+                "would delete" if dry_run else "deleting",
+                ", ".join(found.undelivered),
+                found.pending.since.isoformat(),
+            )
+        if not dry_run:
+            try:
+                actions.clean_up(found)
+            except Exception as error:
+                blocked[name] = (
+                    f"not attempted: removing the undelivered key(s) of an interrupted "
+                    f"rotation failed: {describe_error(error)}"
+                )
+                logger.error("%s: %s", name, blocked[name])
+                continue
+        users[name] = users[name].without_keys(set(found.undelivered))
+    return [users[name] for name in sorted(users)], blocked
+
+
+def _unresolved_message(found: InterruptedRotation) -> str:
+    return (
+        f"not attempted: a rotation of key {found.pending.replaces} was interrupted at "
+        f"{found.pending.since.isoformat()} and {found.unresolved}; check which key the "
+        f"secret {found.pending.secret.name} holds, delete any never-used key not in it, "
+        f"then remove the secret's iam-key-rotation:pending-* tags"
+    )
+
+
+def _secret_store(
+    account: Account,
+    sessions: AccountSessions,
+    settings: RotationSettings,
+    member: boto3.Session,
+) -> SecretStore:
+    if settings.central_secrets:
+        role = settings.secrets_role_name or settings.member_role_name
+        holder = settings.secrets_account_id
+        session = sessions.assume_role(holder, role, purpose="secrets")
+    else:
+        holder, session = account.id, member
+    return SecretStore(
+        sessions.client("secretsmanager", session),
+        account_id=account.id,
+        holder_account_id=holder,
+        partition=sessions.partition,
+        kms_key_id=settings.secrets_kms_key_id,
+        replication_regions=settings.replication_regions,
+    )
+
+
+def _owner(iam: BaseClient, user_name: str, owner_tag: str) -> str | None:
+    if not owner_tag:
+        return None
+    try:
+        return read_owner(iam, user_name, owner_tag)
+    except ClientError as error:
+        # Only the owner's own notice is lost; the account's email still reports.
+        logger.warning(
+            "%s: cannot read the %s tag: %s", user_name, owner_tag, describe_error(error)
+        )
+        return None
+
+
+def _describe_keys(user: ScannedUser, now: datetime) -> str:
+    if not user.keys:
+        return "no access keys"
+    parts = []
+    for key in user.keys:
+        days = (now - key.created).days
+        age = f"{days} days old" if days >= 0 else "created after the evaluation time"
+        used = "" if key.last_used else ", never used"
+        parts.append(f"{key.status} {age}{used}")
+    return f"keys: {'; '.join(parts)}"
+
+
+def _describe_record(record: ActionRecord) -> str:
+    reason = Reason[record.reason].text
+    text = f"{record.access_key_id} {record.action}"
+    if record.due:
+        text += f" due {record.due}"
+    text += f" ({reason}) -> {record.outcome}"
+    if record.new_access_key_id:
+        text += f", new key {record.new_access_key_id} in secret {record.secret_name}"
+    elif record.secret_name:
+        text += f", secret {record.secret_name}"
+    if record.error:
+        text += f": {record.error}"
+    return text
+
+
+def _log_summary(report: AccountReport, mode: str) -> None:
+    counts: dict[str, int] = {}
+    for record in report.records:
+        counts[record.outcome] = counts.get(record.outcome, 0) + 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "none"
+    log = logger.warning if report.failed else logger.info
+    log(
+        "Account %s (%s), %s: %d action(s): %s",
+        report.account.id,
+        report.account.name,
+        mode,
+        len(report.records),
+        summary,
+    )

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deploy.demo.organization import MANAGEMENT_ACCOUNT_ID, DemoAccount
+from keyrotation.aws.inventory import InventoryError, is_active, list_organization_accounts
+from keyrotation.results import Account
+from keyrotation.settings import RotationSettings
+
+ORG = (
+    DemoAccount("prod-a", ("Workloads", "Production"), ()),
+    DemoAccount("prod-closed", ("Workloads", "Production"), (), suspended=True),
+    DemoAccount("dev-a", ("Workloads", "Development"), ()),
+    DemoAccount("security", ("Security",), ()),
+    DemoAccount("at-root", (), ()),
+)
+
+
+@pytest.fixture
+def org(seed):
+    return seed(*ORG)
+
+
+def names(accounts: list[Account]) -> list[str]:
+    return [a.name for a in accounts]
+
+
+def test_lists_every_active_account_sorted_by_id(sessions, org):
+    accounts = list_organization_accounts(sessions, RotationSettings())
+
+    assert [a.id for a in accounts] == sorted(a.id for a in accounts)
+    assert set(names(accounts)) == {"master", "prod-a", "dev-a", "security", "at-root"}
+    prod = next(a for a in accounts if a.name == "prod-a")
+    assert prod == Account(id=org.accounts["prod-a"], name="prod-a", email="prod-a@example.com")
+    assert "ListAccounts" in sessions.calls
+
+
+def test_an_ou_lists_its_whole_subtree_without_suspended_accounts(sessions, org):
+    workloads = org.ous[("Workloads",)]
+
+    accounts = list_organization_accounts(sessions, RotationSettings(inventory_ou=workloads))
+
+    assert set(names(accounts)) == {"prod-a", "dev-a"}
+    assert "ListAccounts" not in sessions.calls
+
+
+def test_the_root_as_inventory_ou_lists_the_whole_organisation(sessions, org):
+    accounts = list_organization_accounts(sessions, RotationSettings(inventory_ou=org.root_id))
+
+    assert set(names(accounts)) == {"master", "prod-a", "dev-a", "security", "at-root"}
+
+
+def test_include_and_exclude_select_accounts(sessions, org):
+    ids = org.accounts
+    settings = RotationSettings(
+        include_accounts=(ids["prod-a"], ids["dev-a"], ids["prod-closed"]),
+        exclude_accounts=(ids["dev-a"],),
+    )
+
+    assert names(list_organization_accounts(sessions, settings)) == ["prod-a"]
+
+
+def test_lists_through_the_org_role_when_configured(sessions, org):
+    trust = {"Version": "2012-10-17", "Statement": []}
+    boto3.client("iam").create_role(
+        RoleName="org-inventory", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    settings = RotationSettings(org_account_id=MANAGEMENT_ACCOUNT_ID, org_role_name="org-inventory")
+
+    accounts = list_organization_accounts(sessions, settings)
+
+    assert sessions.calls[:2] == ["AssumeRole", "ListAccounts"]
+    assert "prod-a" in names(accounts)
+
+
+def test_a_missing_org_role_is_an_inventory_error_naming_the_role(sessions, org):
+    settings = RotationSettings(org_account_id=MANAGEMENT_ACCOUNT_ID, org_role_name="missing")
+
+    with pytest.raises(InventoryError) as raised:
+        list_organization_accounts(sessions, settings)
+
+    message = str(raised.value)
+    assert f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/missing" in message
+    assert "org_role_name" in message
+    assert "organizations:ListAccounts" in message
+
+
+@pytest.mark.parametrize(
+    ("inventory_ou", "permissions"),
+    [
+        (False, ["organizations:ListAccounts"]),
+        (
+            True,
+            [
+                "organizations:ListAccountsForParent",
+                "organizations:ListOrganizationalUnitsForParent",
+            ],
+        ),
+    ],
+)
+def test_access_denied_says_which_principal_needs_which_permission(
+    sessions, org, inventory_ou, permissions
+):
+    for operation in ("ListAccounts", "ListAccountsForParent"):
+        sessions.faults[operation] = "AccessDeniedException"
+    ou = org.ous[("Workloads",)] if inventory_ou else ""
+
+    with pytest.raises(InventoryError) as raised:
+        list_organization_accounts(sessions, RotationSettings(inventory_ou=ou))
+
+    message = str(raised.value)
+    assert "Airflow connection 'aws_default'" in message
+    assert "AccessDeniedException" in message
+    for permission in permissions:
+        assert permission in message
+
+
+def test_access_denied_through_the_org_role_names_the_role(sessions, org):
+    trust = {"Version": "2012-10-17", "Statement": []}
+    boto3.client("iam").create_role(
+        RoleName="org-inventory", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    sessions.faults["ListAccounts"] = "AccessDeniedException"
+    settings = RotationSettings(org_account_id=MANAGEMENT_ACCOUNT_ID, org_role_name="org-inventory")
+
+    expected = r"role/org-inventory needs organizations:ListAccounts"
+    with pytest.raises(InventoryError, match=expected):
+        list_organization_accounts(sessions, settings)
+
+
+def test_an_account_outside_any_organisation_is_an_inventory_error(sessions):
+    # moto answers an empty list; AWS refuses.
+    sessions.faults["ListAccounts"] = "AWSOrganizationsNotInUseException"
+
+    with pytest.raises(InventoryError) as raised:
+        list_organization_accounts(sessions, RotationSettings())
+
+    assert "AWSOrganizationsNotInUseException" in str(raised.value)
+    assert "org_account_id and org_role_name" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "active"),
+    [
+        ({"Status": "ACTIVE"}, True),
+        ({"State": "ACTIVE"}, True),
+        ({"Status": "ACTIVE", "State": "ACTIVE"}, True),
+        ({"Status": "SUSPENDED"}, False),
+        ({"State": "PENDING_CLOSURE"}, False),
+        ({"Status": "ACTIVE", "State": "SUSPENDED"}, False),
+        ({"State": "CLOSED"}, False),
+        ({}, False),
+    ],
+)
+def test_is_active_reads_status_and_state(entry, active):
+    assert is_active(entry) is active
+
+
+def _account(number: int, state: str = "ACTIVE") -> dict:
+    account_id = f"{number:012d}"
+    return {
+        "Id": account_id,
+        "Arn": f"arn:aws:organizations::{MANAGEMENT_ACCOUNT_ID}:account/o-example/{account_id}",
+        "Name": f"account-{number}",
+        "Email": f"account-{number}@example.com",
+        "State": state,
+    }
+
+
+def _ou(name: str) -> dict:
+    return {"Id": f"ou-abcd-{name:0>8}", "Arn": f"arn:aws:organizations::1:ou/{name}", "Name": name}
+
+
+@pytest.fixture
+def stubbed_organizations(sessions):
+    client = boto3.client("organizations", region_name="us-east-1")
+    sessions.stub_clients["organizations"] = client
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_every_page_of_accounts_is_read(sessions, stubbed_organizations):
+    stub = stubbed_organizations
+    stub.add_response(
+        "list_accounts", {"Accounts": [_account(3), _account(1)], "NextToken": "p2"}, {}
+    )
+    stub.add_response(
+        "list_accounts",
+        {"Accounts": [_account(2, "SUSPENDED"), _account(4)], "NextToken": "p3"},
+        {"NextToken": "p2"},
+    )
+    stub.add_response("list_accounts", {"Accounts": [_account(5)]}, {"NextToken": "p3"})
+
+    accounts = list_organization_accounts(sessions, RotationSettings())
+
+    assert [a.id for a in accounts] == [f"{n:012d}" for n in (1, 3, 4, 5)]
+
+
+def test_every_page_of_every_ou_level_is_read(sessions, stubbed_organizations):
+    stub = stubbed_organizations
+    top = "ou-abcd-00000top"
+    a, b, deep = _ou("a"), _ou("b"), _ou("deep")
+
+    def accounts(parent, page, token=None, next_token=None):
+        params = {"ParentId": parent, **({"NextToken": token} if token else {})}
+        response = {"Accounts": page, **({"NextToken": next_token} if next_token else {})}
+        stub.add_response("list_accounts_for_parent", response, params)
+
+    def units(parent, page, token=None, next_token=None):
+        params = {"ParentId": parent, **({"NextToken": token} if token else {})}
+        response = {
+            "OrganizationalUnits": page,
+            **({"NextToken": next_token} if next_token else {}),
+        }
+        stub.add_response("list_organizational_units_for_parent", response, params)
+
+    accounts(top, [_account(1)], next_token="t")
+    accounts(top, [_account(2)], token="t")
+    units(top, [a], next_token="u")
+    units(top, [b], token="u")
+    # Depth first, last OU first.
+    accounts(b["Id"], [_account(3)])
+    units(b["Id"], [])
+    accounts(a["Id"], [])
+    units(a["Id"], [deep])
+    accounts(deep["Id"], [_account(4), _account(5, "SUSPENDED")])
+    units(deep["Id"], [])
+
+    listed = list_organization_accounts(sessions, RotationSettings(inventory_ou=top))
+
+    assert [a.id for a in listed] == [f"{n:012d}" for n in (1, 2, 3, 4)]
