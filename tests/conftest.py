@@ -30,5 +30,10 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
     }
 )
-for variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"):
+for variable in (
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+):
     os.environ.pop(variable, None)
