@@ -123,6 +123,8 @@ def _airflow_environment(output: Path, endpoint: str) -> dict[str, str]:
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
         "AIRFLOW_VAR_IAM_ACCESS_KEY_ROTATION": json.dumps(settings),
         "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
+        # Airflow standalone starts its components as `airflow ...` from PATH.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     print(f"Airflow home: {env['AIRFLOW_HOME']} (SQLite metadata database)")
     print(f"Variable iam_access_key_rotation = {json.dumps(settings)}")

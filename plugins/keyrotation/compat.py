@@ -28,7 +28,7 @@ except ImportError:  # Airflow 2.10 / 2.11
     from airflow.models.param import Param  # type: ignore[no-redef]
     from airflow.models.xcom_arg import XComArg  # type: ignore[no-redef]
     from airflow.operators.python import get_current_context  # type: ignore[no-redef]
-    from airflow.utils.context import Context  # type: ignore[no-redef]
+    from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
     from airflow.utils.trigger_rule import TriggerRule  # type: ignore[no-redef]
 

@@ -70,7 +70,7 @@ class _KeyRotationOperator(AwsBaseOperator[KeyRotationHook]):
         self.settings = settings
         return settings, options
 
-    def dry_run(self, options: RunOptions) -> bool:
+    def is_dry_run(self, options: RunOptions) -> bool:
         """A run is dry when its conf or the settings say so."""
         return options.dry_run or self.settings.dry_run
 
@@ -92,7 +92,7 @@ class ListAccountsOperator(_KeyRotationOperator):
         accounts = _limit_to(accounts, options.accounts)
         self.log.info(
             "%s run at %s over %d account(s):\n%s",
-            "Dry" if self.dry_run(options) else "Enforcing",
+            "Dry" if self.is_dry_run(options) else "Enforcing",
             self.evaluation_time(context).isoformat(),
             len(accounts),
             "\n".join(f"  {a.id}  {a.name}  <{a.email}>" for a in accounts) or "  (none)",
@@ -150,7 +150,7 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
                 sessions=sessions,
                 settings=settings,
                 now=self.evaluation_time(context),
-                dry_run=self.dry_run(options),
+                dry_run=self.is_dry_run(options),
                 force_rotate=options.force_rotate,
             )
         except Exception as error:
@@ -217,7 +217,7 @@ class SendNotificationsOperator(_KeyRotationOperator):
             records=records,
             failures=failures,
             settings=settings,
-            dry_run=self.dry_run(options),
+            dry_run=self.is_dry_run(options),
             now=self.evaluation_time(context),
             partition=self.hook.sessions.partition,
             transport=build_transport(settings, ses_hook=self._ses_hook(settings)),
