@@ -35,7 +35,7 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint
+test: lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 demo: install
