@@ -181,7 +181,7 @@ class TestCentralSecrets:
     def test_key_lets_the_organization_decrypt_only_through_secrets_manager(self) -> None:
         key = self.template["Resources"]["SecretsKey"]
         policy = key["Properties"]["KeyPolicy"]["Statement"]
-        shared = statement(policy, "OrganizationDecryptThroughSecretsManager")
+        shared = statement(policy, "OrgDecryptViaSecretsManager")
         assert actions_of(shared) <= {"kms:Decrypt", "kms:DescribeKey"}
         assert shared["Condition"]["StringEquals"] == {
             "aws:PrincipalOrgID": {"Ref": "OrganizationId"}
