@@ -37,9 +37,6 @@ class ActionType(enum.StrEnum):
     DELETE = "DELETE"
     WARN = "WARN"
 
-    def __str__(self) -> str:
-        return self.value
-
     @property
     def changes_iam(self) -> bool:
         return self is not ActionType.WARN
@@ -65,9 +62,6 @@ class Reason(enum.StrEnum):
     UNUSED_KEY_PENDING_DELETION = (
         "Key will be permanently deleted soon, key is about to expire and has never been used."
     )
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def text(self) -> str:

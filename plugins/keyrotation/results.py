@@ -21,9 +21,6 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     WARNED = "warned"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 @dataclass(frozen=True)
 class Account:
