@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.ses import SesHook
@@ -20,7 +20,7 @@ from keyrotation.aws.inventory import list_organization_accounts
 from keyrotation.compat import AirflowException, AirflowFailException, Context, read_variable
 from keyrotation.hooks import KeyRotationHook
 from keyrotation.notification import build_transport, load_template_source, send_notifications
-from keyrotation.results import Account, ActionRecord, format_summary_table
+from keyrotation.results import Account, ActionRecord, failed_records, format_summary_table
 from keyrotation.rotation import rotate_account
 from keyrotation.run_options import RunConfError, RunOptions, evaluation_time
 from keyrotation.settings import VARIABLE_NAME, RotationSettings, SettingsError, settings_from_json
@@ -164,7 +164,7 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
             format_summary_table(report.records),
         )
         if report.failed:
-            failed = [r for r in report.records if r.failed]
+            failed = failed_records(report.records)
             message = f"{len(failed)} of {len(records)} action(s) failed: " + "; ".join(
                 f"{r.user_name} {r.action} {r.access_key_id}: {r.error}" for r in failed
             )
@@ -194,9 +194,6 @@ class SendNotificationsOperator(_KeyRotationOperator):
     template_fields: Sequence[str] = aws_template_fields(
         "accounts_task_id", "rotation_task_id", "settings_variable"
     )
-    accounts_task_id: str
-    rotation_task_id: str
-    _ses_hook_class: ClassVar[type[SesHook]] = SesHook
 
     def __init__(
         self,
@@ -262,7 +259,7 @@ class SendNotificationsOperator(_KeyRotationOperator):
     def _ses_hook(self, settings: RotationSettings) -> SesHook | None:
         if settings.email_transport != "ses":
             return None
-        return self._ses_hook_class(
+        return SesHook(
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
             verify=self.verify,

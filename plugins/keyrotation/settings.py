@@ -6,6 +6,7 @@ optional. ``RotationSettings.from_mapping`` validates it and names the first bad
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -94,10 +95,6 @@ class RotationSettings:
     def central_secrets(self) -> bool:
         return bool(self.secrets_account_id)
 
-    @property
-    def notification_admin(self) -> str:
-        return self.admin_email or self.sender_email
-
     def _validate(self) -> None:
         for name in ("org_account_id", "secrets_account_id"):
             value = getattr(self, name)
@@ -180,8 +177,6 @@ def settings_from_json(text: str | None) -> RotationSettings:
     """Settings from the Variable's JSON text; None (no Variable) means every default."""
     if text is None or not text.strip():
         return RotationSettings()
-    import json
-
     try:
         values = json.loads(text)
     except json.JSONDecodeError as error:

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+from keyrotation.notification.messages import PlannedEmail, plan_emails
 from keyrotation.results import Account, ActionRecord
+from keyrotation.settings import RotationSettings
 
 PACKAGED = Path(__file__).resolve().parents[3] / "include" / "email_templates"
 
@@ -73,6 +75,27 @@ WARNINGS = {
     "KEY_PENDING_DELETION_CONFLICT": ("CRITICAL", "Make sure this key is not in use"),
     "UNUSED_KEY_PENDING_DELETION": ("WARNING", "has never been used: it will be permanently"),
 }
+
+
+def plan(
+    records: list[ActionRecord],
+    *,
+    settings: RotationSettings,
+    dry_run: bool = False,
+    failures: dict[str, str] | None = None,
+    accounts: tuple[Account, ...] | None = None,
+) -> list[PlannedEmail]:
+    """The emails of a run at NOW from SENDER."""
+    return plan_emails(
+        accounts=list(accounts if accounts is not None else (PROD, DEV, QUIET)),
+        records=records,
+        failures=failures or {},
+        settings=settings,
+        dry_run=dry_run,
+        now=NOW,
+        partition="aws",
+        sender=SENDER,
+    )
 
 
 def record(

@@ -15,6 +15,7 @@ from notification_helpers import (
     SPEC_WORDS,
     WARNINGS,
     enforce_records,
+    plan,
     record,
 )
 
@@ -26,19 +27,6 @@ from keyrotation.notification.messages import (
 )
 from keyrotation.results import Account, ActionRecord
 from keyrotation.settings import RotationSettings
-
-
-def plan(records, *, settings, dry_run=False, failures=None, accounts=(PROD, DEV, QUIET)):
-    return plan_emails(
-        accounts=list(accounts),
-        records=records,
-        failures=failures or {},
-        settings=settings,
-        dry_run=dry_run,
-        now=NOW,
-        partition="aws",
-        sender=SENDER,
-    )
 
 
 @pytest.mark.parametrize(("action", "reason"), CHANGES)

@@ -10,7 +10,6 @@ import pytest
 from notification_helpers import (
     CHANGES,
     DEV,
-    NOW,
     PACKAGED,
     PROD,
     SECRET_LIKE,
@@ -18,12 +17,12 @@ from notification_helpers import (
     SPEC_WORDS,
     WARNINGS,
     enforce_records,
+    plan,
     record,
 )
 
 from keyrotation.notification import TEMPLATE_NAMES, render_emails
 from keyrotation.notification.errors import TemplateError
-from keyrotation.notification.messages import plan_emails
 from keyrotation.notification.templates import (
     TEMPLATES_DIR_ENV,
     default_templates_dir,
@@ -34,15 +33,8 @@ from keyrotation.settings import RotationSettings
 
 
 def render(records, *, settings, dry_run=False, failures=None, accounts=(PROD, DEV), source=None):
-    planned = plan_emails(
-        accounts=list(accounts),
-        records=records,
-        failures=failures or {},
-        settings=settings,
-        dry_run=dry_run,
-        now=NOW,
-        partition="aws",
-        sender=SENDER,
+    planned = plan(
+        records, settings=settings, dry_run=dry_run, failures=failures, accounts=accounts
     )
     return render_emails(planned, source or load_template_source(str(PACKAGED)))
 
