@@ -60,6 +60,16 @@ class ScannedUser:
     name: str
     arn: str
     keys: tuple[ScannedKey, ...] = ()
+    #: The user's tags when the scan read them (keys as IAM spells them); None: not read.
+    tags: Mapping[str, str] | None = None
+
+    def tag(self, key: str) -> str | None:
+        """A tag's value by key, compared case-insensitively as IAM does; None if absent."""
+        wanted = key.lower()
+        for name, value in (self.tags or {}).items():
+            if name.lower() == wanted:
+                return value
+        return None
 
     def key_metadata(self) -> list[dict[str, Any]]:
         """The keys in the shape ``policy.evaluate_keys`` reads."""
@@ -76,7 +86,7 @@ class ScannedUser:
 
     def without_keys(self, access_key_ids: set[str]) -> ScannedUser:
         kept = tuple(k for k in self.keys if k.access_key_id not in access_key_ids)
-        return ScannedUser(self.name, self.arn, kept)
+        return ScannedUser(self.name, self.arn, kept, self.tags)
 
 
 @dataclass(frozen=True)
