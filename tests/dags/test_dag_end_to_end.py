@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import email
 import json
 import os
@@ -13,6 +14,13 @@ import boto3
 import pytest
 
 from deploy.demo.organization import MANAGEMENT_ACCOUNT_ID, MEMBER_ROLE_NAME, SENDER_EMAIL
+from keyrotation.compat import ParamValidationError
+from tests.airflow_support import (
+    run_dag_test,
+    run_xcoms,
+    task_states,
+    without_test_supervisor_debug,
+)
 
 DAG_SETTINGS = {
     "dry_run": False,
@@ -44,39 +52,28 @@ class RunResult:
 @pytest.fixture
 def run_dag(dag, monkeypatch):
     """Run the DAG once with settings and conf; return states, XComs and new emails."""
+    # No retries in a test run; monkeypatch restores them, and the params that Airflow 2's
+    # dag.test overwrites with the run's conf, for the DAG integrity tests.
+    monkeypatch.setattr(dag, "params", copy.deepcopy(dag.params))
     for task in dag.tasks:
-        task.retries = 0
-    if hasattr(dag.get_task("rotate_account_keys"), "partial_kwargs"):
-        dag.get_task("rotate_account_keys").partial_kwargs["retries"] = 0
+        if hasattr(task, "partial_kwargs"):
+            monkeypatch.setitem(task.partial_kwargs, "retries", 0)
+        else:
+            monkeypatch.setattr(task, "retries", 0)
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws"}))
     sent_before: list[int] = [0]
 
     def run(conf=None, settings=None, *, logical_date: datetime | None = None) -> RunResult:
-        from airflow.models.xcom import XComModel
-        from airflow.utils.session import create_session
-
         monkeypatch.setenv(
             "AIRFLOW_VAR_IAM_ACCESS_KEY_ROTATION", json.dumps({**DAG_SETTINGS, **(settings or {})})
         )
-        when = logical_date or datetime.now(UTC)
-        dag_run = dag.test(run_conf=conf, logical_date=when, run_after=when)
-        with create_session() as session:
-            tis = dag_run.get_task_instances(session=session)
-            task_states = {
-                ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
-                for ti in tis
-            }
-            rows = session.scalars(
-                XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id)
-            ).all()
-            xcoms = {
-                (row.task_id, row.map_index, row.key): XComModel.deserialize_value(row)
-                for row in rows
-            }
+        dag_run = run_dag_test(dag, conf=conf, when=logical_date or datetime.now(UTC))
+        states = task_states(dag_run)
+        xcoms = run_xcoms(dag.dag_id, dag_run.run_id)
         emails = _sent_emails()
         new = emails[sent_before[0] :]
         sent_before[0] = len(emails)
-        return RunResult(str(dag_run.state), task_states, xcoms, new)
+        return RunResult(str(dag_run.state), states, xcoms, new)
 
     return run
 
@@ -257,8 +254,6 @@ def test_unknown_conf_is_rejected_before_any_aws_call(moto_organization, run_dag
     "conf", [{"force_rotate": "alice"}, {"accounts": ["12"]}, {"dry_run": "yes"}]
 )
 def test_ill_typed_conf_is_rejected_when_the_run_is_created(moto_organization, run_dag, conf):
-    from airflow.sdk.exceptions import ParamValidationError
-
     org = moto_organization
     before = _keys(org.accounts["payments-prod"], "alice")
     with pytest.raises(ParamValidationError, match="Invalid input for param"):
@@ -299,7 +294,7 @@ def test_no_secret_in_logs_xcoms_or_emails(moto_organization, run_dag, capfd, ca
     captured = capfd.readouterr()
     haystacks = {
         "task log files": log_text,
-        "captured output": captured.out + captured.err + caplog.text,
+        "captured output": without_test_supervisor_debug(captured.out + captured.err) + caplog.text,
         "xcom": json.dumps({str(k): v for k, v in result.xcoms.items()}, default=str),
         "emails": "\n".join(_body(m) for m in result.emails),
     }
