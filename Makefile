@@ -9,7 +9,7 @@ MWAA_VERSIONS := 2.10.3 2.11.2 3.0.6 3.3.1
 # What the support matrix runs on each version: the DAG and end-to-end suites, the MWAA
 # bundle loaded in that version, and SMTP delivery through that version's smtp provider.
 MATRIX_TESTS := tests/dags tests/deploy/test_mwaa_package.py tests/deploy/test_mwaa_bundle_loads.py \
-	tests/keyrotation/notification/test_notification_smtp.py
+	tests/keyrotation/notification/test_notification_smtp.py tests/keyrotation/test_compat.py
 
 .PHONY: help install test test-matrix lint format typecheck demo demo-dry-run up bench \
 	mwaa-package clean

@@ -25,17 +25,13 @@ __all__ = [
     "DAG",
     "AirflowException",
     "AirflowFailException",
-    "BaseOperator",
-    "BaseOperatorLink",
     "Context",
     "Param",
     "ParamValidationError",
     "TriggerRule",
     "Variable",
-    "XComArg",
     "conf",
     "first_found",
-    "get_current_context",
     "mask_secret",
     "read_variable",
     "register_secret",
@@ -62,14 +58,10 @@ def first_found(name: str, *modules: str) -> Any:
 if TYPE_CHECKING:
     from airflow.sdk import (
         DAG,
-        BaseOperator,
-        BaseOperatorLink,
         Context,
         Param,
         TriggerRule,
         Variable,
-        XComArg,
-        get_current_context,
     )
     from airflow.sdk.configuration import conf
     from airflow.sdk.exceptions import (
@@ -80,17 +72,9 @@ if TYPE_CHECKING:
     from airflow.sdk.log import mask_secret
 else:
     DAG = first_found("DAG", "airflow.sdk", "airflow.models.dag")
-    BaseOperator = first_found("BaseOperator", "airflow.sdk", "airflow.models.baseoperator")
-    BaseOperatorLink = first_found(
-        "BaseOperatorLink", "airflow.sdk", "airflow.models.baseoperatorlink"
-    )
     Context = first_found("Context", "airflow.sdk", "airflow.utils.context")
     Param = first_found("Param", "airflow.sdk", "airflow.models.param")
     Variable = first_found("Variable", "airflow.sdk", "airflow.models.variable")
-    XComArg = first_found("XComArg", "airflow.sdk", "airflow.models.xcom_arg")
-    get_current_context = first_found(
-        "get_current_context", "airflow.sdk", "airflow.operators.python"
-    )
     TriggerRule = first_found(
         "TriggerRule", "airflow.sdk", "airflow.task.trigger_rule", "airflow.utils.trigger_rule"
     )
