@@ -67,11 +67,14 @@ def test_plugins_zip_holds_the_package_at_its_root(bundle: MwaaBundle, repo: Pat
     names = zip_names(bundle.plugins_zip)
     assert "keyrotation/__init__.py" in names
     assert all(name.startswith("keyrotation/") for name in names)
+    # Every source file, package data (the report's template) included.
     sources = {
         path.relative_to(repo / "plugins").as_posix()
-        for path in (repo / "plugins" / "keyrotation").rglob("*.py")
+        for path in (repo / "plugins" / "keyrotation").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
     }
     assert set(names) == sources
+    assert "keyrotation/report/templates/report.html.j2" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
 
