@@ -250,8 +250,9 @@ def test_a_secret_written_by_someone_else_blocks_the_users_changes(
         SecretId=secret_name(account.id, "alice"), SecretString='{"written": "by hand"}'
     )
 
-    # Eleven days on, the policy would deactivate the old key in favour of the unknown one.
-    (record,) = rotate(account, at=now + timedelta(days=11)).records
+    # Past the new key's use deadline, the policy would deactivate the old key in favour
+    # of the unknown (never used) one.
+    (record,) = rotate(account, at=now + timedelta(days=31)).records
 
     assert (record.action, record.outcome) == ("DEACTIVATE", "failed")
     assert record.error.startswith("not attempted: a rotation of key")
