@@ -39,6 +39,7 @@ class DemoUser:
     owner: str | None = None
     exempt: bool = False
     story: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class DemoAccount:
     users: tuple[DemoUser, ...]
     suspended: bool = False
     member_role: bool = True
+    #: Tags on the account in AWS Organizations (an account exemption tag, say).
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -169,6 +172,11 @@ def seed_organization(
             AccountId=account_id, SourceParentId=seeded.root_id, DestinationParentId=parent
         )
         seeded.accounts[account.name] = account_id
+        if account.tags:
+            org.tag_resource(
+                ResourceId=account_id,
+                Tags=[{"Key": key, "Value": value} for key, value in account.tags],
+            )
         member = assume(account_id)
         iam = member("iam")
         if account.member_role:
@@ -218,6 +226,7 @@ def _create_user(
     age_keys: Callable[[str, str, str, DemoKey], None] | None,
 ) -> list[str]:
     tags = [{"Key": "owner", "Value": user.owner}] if user.owner else []
+    tags += [{"Key": key, "Value": value} for key, value in user.tags]
     iam.create_user(UserName=user.name, Tags=tags)
     if user.exempt:
         iam.add_user_to_group(GroupName=EXEMPTION_GROUP, UserName=user.name)

@@ -20,9 +20,15 @@ from keyrotation.aws.key_actions import InterruptedRotation, KeyActions, describ
 from keyrotation.aws.scan import AccountScan, ScanError, ScannedUser, read_owner, scan_account
 from keyrotation.aws.secret_store import SecretStore
 from keyrotation.aws.sessions import AccountSessions, error_code
+from keyrotation.exemptions import (
+    AccountExemptions,
+    Exemption,
+    group_exemption,
+    resolve_exemptions,
+)
 from keyrotation.planner import UserPlan, forced_users, plan_users
 from keyrotation.policy import Action, ActionType, Reason
-from keyrotation.results import Account, ActionRecord, Outcome
+from keyrotation.results import Account, ActionRecord, Notice, Outcome
 from keyrotation.settings import RotationSettings
 
 __all__ = ["AccountReport", "rotate_account"]
@@ -60,7 +66,20 @@ def rotate_account(
     forced = forced_users(force_rotate, account.id)
     member = sessions.assume_role(account.id, settings.member_role_name, purpose="rotation")
     iam = sessions.client("iam", member)
-    scan = scan_account(iam, account_id=account.id, exemption_group=settings.exemption_group)
+    scan = scan_account(
+        iam,
+        account_id=account.id,
+        exemption_group=settings.exemption_group,
+        read_tags=bool(settings.exempt_tag or settings.owner_tag),
+    )
+    exemptions = resolve_exemptions(
+        account_id=account.id,
+        account_tags=account.tags,
+        user_tags={user.name: user.tags for user in scan.users},
+        exempt_tag=settings.exempt_tag,
+        now=now,
+        max_days=settings.max_exemption_days,
+    )
     store = _secret_store(account, sessions, settings, member)
     actions = KeyActions(iam, store)
     mode = "dry run" if dry_run else "enforce"
@@ -74,15 +93,23 @@ def rotate_account(
     )
     if scan.exempt:
         logger.info("exempt (members of %s): %s", settings.exemption_group, ", ".join(scan.exempt))
+    for problem in exemptions.problems:
+        logger.warning("%s", problem.message)
 
     users, blocked = _recover_interrupted(scan, actions, dry_run=dry_run)
-    plans = plan_users(users, now=now, settings=settings.policy, forced=forced)
+    plans = plan_users(
+        users,
+        now=now,
+        settings=settings.policy,
+        forced=forced,
+        exempt_until=exemptions.ends(user.name for user in users),
+    )
     report = AccountReport(account=account)
     for plan in plans:
         if not plan.actions:
             logger.info("%s: no action (%s)", plan.user.name, _describe_keys(plan.user, now))
             continue
-        owner = _owner(iam, plan.user.name, settings.owner_tag)
+        owner = _owner(iam, plan.user, settings.owner_tag)
         records = _UserRun(
             plan, account=account, actions=actions, store=store, owner=owner, dry_run=dry_run
         ).execute(blocked.get(plan.user.name))
@@ -92,8 +119,50 @@ def rotate_account(
             logger.warning("%s", line)
         else:
             logger.info("%s", line)
+    report.records.extend(_exemption_records(account, scan, exemptions, settings))
     _log_summary(report, mode)
     return report
+
+
+def _exemption_records(
+    account: Account, scan: AccountScan, exemptions: AccountExemptions, settings: RotationSettings
+) -> list[ActionRecord]:
+    """The account's exempt users and accounts, and the exemption tags that exempt nothing."""
+    listed: list[tuple[str, Exemption]] = []
+    if exemptions.account is not None:
+        listed.append(("", exemptions.account))
+    group = group_exemption(settings.exemption_group)
+    listed += [(name, group) for name in scan.exempt]
+    listed += sorted(exemptions.users.items())
+    records = [
+        ActionRecord(
+            account_id=account.id,
+            user_name=name,
+            access_key_id="",
+            action=Notice.EXEMPT.value,
+            reason=Notice.EXEMPT.value,
+            due=exemption.ends.isoformat() if exemption.ends else None,
+            outcome=Outcome.EXEMPT.value,
+            exemption_source=exemption.source,
+            exemption_reason=exemption.reason or None,
+            exempt_until=exemption.until.isoformat() if exemption.until else None,
+        )
+        for name, exemption in listed
+    ]
+    records += [
+        ActionRecord(
+            account_id=account.id,
+            user_name=problem.user_name,
+            access_key_id="",
+            action=Notice.EXEMPTION_PROBLEM.value,
+            reason=Notice.EXEMPTION_PROBLEM.value,
+            due=None,
+            outcome=Outcome.REPORTED.value,
+            error=problem.message,
+        )
+        for problem in exemptions.problems
+    ]
+    return records
 
 
 class _UserRun:
@@ -280,9 +349,12 @@ def _secret_store(
     )
 
 
-def _owner(iam: BaseClient, user_name: str, owner_tag: str) -> str | None:
+def _owner(iam: BaseClient, user: ScannedUser, owner_tag: str) -> str | None:
     if not owner_tag:
         return None
+    if user.tags is not None:
+        return user.tag(owner_tag) or None
+    user_name = user.name
     try:
         return read_owner(iam, user_name, owner_tag)
     except ClientError as error:
@@ -306,6 +378,10 @@ def _describe_keys(user: ScannedUser, now: datetime) -> str:
 
 
 def _describe_record(record: ActionRecord) -> str:
+    if record.reason not in Reason.__members__:
+        return f"{record.action} -> {record.outcome}" + (
+            f": {record.error}" if record.error else ""
+        )
     reason = Reason[record.reason].text
     text = f"{record.access_key_id} {record.action}"
     if record.due:

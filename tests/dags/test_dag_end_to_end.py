@@ -150,7 +150,9 @@ def test_enforce_run_applies_the_policy_and_notifies(moto_organization, run_dag)
     assert keys[alice_old] == "Active"  # the old key stays for the installation grace
     assert alice["new_access_key_id"] in keys and len(keys) == 2
     assert alice["secret_name"] == f"Account_{payments}_User_alice_AccessKey"
-    assert not result.record("break-glass")  # exempt
+    # Exempt: listed with what made it exempt, never touched.
+    assert [r["action"] for r in result.record("break-glass")] == ["EXEMPT"]
+    assert len(_keys(payments, "break-glass")) == 1
     assert [r["action"] for r in result.record("carol")] == ["DEACTIVATE"]
     assert _keys(data, "carol")[org.keys[(data, "carol")][0]] == "Inactive"
 
@@ -284,7 +286,7 @@ def test_rerun_of_the_same_run_does_nothing_new(moto_organization, run_dag):
 
     assert second.state == "success"
     assert _keys(payments, "alice") == keys_after_first
-    assert not [r for r in second.records() if r["action"] != "WARN"]
+    assert not [r for r in second.records() if r["action"] not in ("WARN", "EXEMPT")]
 
 
 def test_no_secret_in_logs_xcoms_or_emails(moto_organization, run_dag, capfd, caplog):
