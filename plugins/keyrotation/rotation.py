@@ -36,6 +36,7 @@ __all__ = ["AccountReport", "rotate_account"]
 logger = logging.getLogger(__name__)
 
 _ROTATIONS = (ActionType.ROTATE, ActionType.ROTATE_AND_DELETE)
+_NEW_KEY_REASONS = (Reason.NEW_KEY_NOT_IN_USE, Reason.NEW_KEY_USE_DEADLINE)
 
 
 @dataclass
@@ -257,6 +258,10 @@ class _UserRun:
         secret_region: str | None = None,
         new_access_key_id: str | None = None,
     ) -> ActionRecord:
+        if action.reason in _NEW_KEY_REASONS and secret_name is None:
+            # The owner is told where the new key waits to be installed.
+            secret_name = self.store.secret_name(self.plan.user.name)
+            secret_region = self.store.region
         return ActionRecord(
             account_id=self.account.id,
             user_name=self.plan.user.name,
