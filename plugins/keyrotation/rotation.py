@@ -17,6 +17,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from keyrotation.aws.key_actions import InterruptedRotation, KeyActions, describe_error
+from keyrotation.aws.orphaned_secrets import orphaned_secrets
 from keyrotation.aws.scan import AccountScan, ScanError, ScannedUser, read_owner, scan_account
 from keyrotation.aws.secret_store import SecretStore
 from keyrotation.aws.sessions import AccountSessions, error_code
@@ -121,8 +122,87 @@ def rotate_account(
         else:
             logger.info("%s", line)
     report.records.extend(_exemption_records(account, scan, exemptions, settings))
+    report.records.extend(
+        _orphaned_secret_records(account, iam, store, scan, settings, dry_run=dry_run)
+    )
     _log_summary(report, mode)
     return report
+
+
+def _orphaned_secret_records(
+    account: Account,
+    iam: BaseClient,
+    store: SecretStore,
+    scan: AccountScan,
+    settings: RotationSettings,
+    *,
+    dry_run: bool,
+) -> list[ActionRecord]:
+    """Schedule the deletion of the secrets of users that no longer exist, and say so."""
+
+    def record(
+        user_name: str, secret: str | None, outcome: Outcome, **details: str | None
+    ) -> ActionRecord:
+        return ActionRecord(
+            account_id=account.id,
+            user_name=user_name,
+            access_key_id="",
+            action=Notice.DELETE_ORPHANED_SECRET.value,
+            reason=Notice.DELETE_ORPHANED_SECRET.value,
+            due=details.pop("due", None),
+            outcome=outcome.value,
+            secret_name=secret,
+            secret_region=store.region if secret else None,
+            **details,
+        )
+
+    existing = {user.name for user in scan.users} | set(scan.exempt)
+    try:
+        orphans = orphaned_secrets(iam, store, existing)
+    except Exception as error:
+        logger.warning("Looking for secrets of deleted users failed: %s", describe_error(error))
+        return [
+            record(
+                "",
+                None,
+                Outcome.FAILED,
+                error=f"looking for secrets of deleted users failed: {describe_error(error)}",
+            )
+        ]
+    records = []
+    for secret in orphans:
+        if dry_run or not settings.delete_orphaned_secrets:
+            outcome = Outcome.DRY_RUN if dry_run else Outcome.REPORTED
+            logger.warning(
+                "%s: secret %s holds the key of a user that no longer exists%s",
+                secret.user_name,
+                secret.name,
+                " (dry run: not deleted)" if dry_run else " (delete_orphaned_secrets is off)",
+            )
+            records.append(record(secret.user_name, secret.name, outcome))
+            continue
+        try:
+            deletion = store.schedule_deletion(secret)
+        except Exception as error:
+            records.append(
+                record(secret.user_name, secret.name, Outcome.FAILED, error=describe_error(error))
+            )
+            continue
+        logger.info(
+            "%s: user no longer exists; secret %s scheduled for deletion%s",
+            secret.user_name,
+            secret.name,
+            f" on {deletion.isoformat()}" if deletion else "",
+        )
+        records.append(
+            record(
+                secret.user_name,
+                secret.name,
+                Outcome.DONE,
+                due=deletion.isoformat() if deletion else None,
+            )
+        )
+    return records
 
 
 def _exemption_records(

@@ -23,9 +23,12 @@ from botocore.exceptions import ClientError
 from keyrotation.aws.sessions import error_code
 
 __all__ = [
+    "ACCOUNT_ID_TAG",
     "PENDING_REPLACES_TAG",
     "PENDING_SINCE_TAG",
+    "USER_NAME_TAG",
     "USER_POLICY_NAME",
+    "OwnSecret",
     "PendingRotation",
     "SecretLocation",
     "SecretStore",
@@ -41,6 +44,9 @@ TAG_PREFIX = "iam-key-rotation:"
 #: crash in between leaves them behind as the record of an interrupted rotation.
 PENDING_REPLACES_TAG = f"{TAG_PREFIX}pending-rotation-of"
 PENDING_SINCE_TAG = f"{TAG_PREFIX}pending-since"
+#: Set when the pipeline creates a secret: they mark the secrets that are its own.
+ACCOUNT_ID_TAG = f"{TAG_PREFIX}account-id"
+USER_NAME_TAG = f"{TAG_PREFIX}user-name"
 _READ_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,40}$")
 
@@ -64,6 +70,15 @@ class SecretLocation:
     def arns(self) -> list[str]:
         """The secret's ARN in its own region and in every replica region."""
         return [self.arn] + [_in_region(self.arn, region) for region in self.replica_regions]
+
+
+@dataclass(frozen=True)
+class OwnSecret:
+    """A secret the pipeline created for a user of the account."""
+
+    user_name: str
+    name: str
+    arn: str
 
 
 @dataclass(frozen=True)
@@ -253,6 +268,43 @@ class SecretStore:
             )
         return pending
 
+    def own_secrets(self) -> list[OwnSecret]:
+        """The secrets this pipeline created for this account's users, in this region.
+
+        A secret counts only when both its name (``Account_<id>_User_<name>_AccessKey``)
+        and the tags ``_create`` set on it (account id and user name) say so: a secret
+        someone else created under a look-alike name is never the pipeline's to touch.
+        Secrets already scheduled for deletion are not listed.
+        """
+        owned = []
+        for entry in self._list_secrets(
+            Filters=[
+                {"Key": "name", "Values": [f"Account_{self.account_id}_User_"]},
+                {"Key": "tag-key", "Values": [USER_NAME_TAG]},
+            ]
+        ):
+            if entry.get("PrimaryRegion", self.region) != self.region or entry.get("DeletedDate"):
+                continue
+            user_name = _user_of(entry["Name"], self.account_id)
+            tags = {tag["Key"]: tag["Value"] for tag in entry.get("Tags", [])}
+            if (
+                user_name is None
+                or tags.get(USER_NAME_TAG) != user_name
+                or tags.get(ACCOUNT_ID_TAG) != self.account_id
+            ):
+                continue
+            owned.append(OwnSecret(user_name=user_name, name=entry["Name"], arn=entry["ARN"]))
+        return owned
+
+    def schedule_deletion(self, secret: OwnSecret) -> datetime | None:
+        """Delete the secret after Secrets Manager's recovery window (restorable until then).
+
+        Returns when the secret will be deleted, as Secrets Manager says.
+        """
+        answer = self._client.delete_secret(SecretId=secret.arn)
+        deletion = answer.get("DeletionDate")
+        return deletion.astimezone(UTC) if isinstance(deletion, datetime) else None
+
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:
             return self._client.describe_secret(SecretId=name)
@@ -270,8 +322,8 @@ class SecretStore:
                 f"rotated by the IAM access key rotation pipeline"
             ),
             "Tags": [
-                {"Key": f"{TAG_PREFIX}account-id", "Value": self.account_id},
-                {"Key": f"{TAG_PREFIX}user-name", "Value": user_name},
+                {"Key": ACCOUNT_ID_TAG, "Value": self.account_id},
+                {"Key": USER_NAME_TAG, "Value": user_name},
             ],
         }
         if self._kms_key_id:

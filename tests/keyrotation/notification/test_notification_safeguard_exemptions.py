@@ -169,3 +169,37 @@ def test_the_policy_paragraph_explains_the_safeguard_when_it_is_on() -> None:
     )
     assert "still unused 30 days after the rotation" in on.text
     assert "only deactivated once its new key has been used" not in off.text
+
+
+def orphan(outcome: str, *, error: str | None = None, due_in: timedelta | None = None):
+    return ActionRecord(
+        account_id=PROD.id,
+        user_name="bob",
+        access_key_id="",
+        action="DELETE_ORPHANED_SECRET",
+        reason="DELETE_ORPHANED_SECRET",
+        due=(NOW + due_in).isoformat() if due_in else None,
+        outcome=outcome,
+        error=error,
+        secret_name=f"Account_{PROD.id}_User_bob_AccessKey",
+        secret_region=REGION,
+    )
+
+
+def test_an_orphaned_secret_line_says_which_secret_why_and_how_to_undo() -> None:
+    done = describe_record(orphan("done", due_in=timedelta(days=30)), now=NOW)
+    assert done.level == "ACTION"
+    assert done.text == (
+        f"ACTION: scheduled the deletion of secret Account_{PROD.id}_User_bob_AccessKey "
+        f"({REGION}) on 2024-05-31 12:00 UTC: IAM user bob no longer exists, so the key it "
+        "holds is dead. Until then the secret can be restored (RestoreSecret)."
+    )
+    assert describe_record(orphan("skipped (dry run)"), now=NOW).text.startswith(
+        "DRYRUN: would schedule the deletion of secret"
+    )
+    assert "delete_orphaned_secrets" in describe_record(orphan("reported"), now=NOW).text
+    failed = describe_record(orphan("failed", error="AccessDenied"), now=NOW)
+    assert failed.level == "FAILED" and "Error: AccessDenied" in failed.text
+    # A deleted secret is no place to find a new key.
+    (email,) = plan([orphan("done")], settings=RotationSettings())
+    assert email.context["sections"][0].new_keys == ()
