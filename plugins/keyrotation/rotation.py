@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from keyrotation.aws.key_actions import InterruptedRotation, KeyActions, describe_error
 from keyrotation.aws.orphaned_secrets import orphaned_secrets
 from keyrotation.aws.scan import AccountScan, ScanError, ScannedUser, read_owner, scan_account
-from keyrotation.aws.secret_store import SecretStore
+from keyrotation.aws.secret_store import OwnSecret, SecretStore
 from keyrotation.aws.sessions import AccountSessions, error_code
 from keyrotation.exemptions import (
     AccountExemptions,
@@ -122,17 +122,106 @@ def rotate_account(
         else:
             logger.info("%s", line)
     report.records.extend(_exemption_records(account, scan, exemptions, settings))
-    report.records.extend(
-        _orphaned_secret_records(account, iam, store, scan, settings, dry_run=dry_run)
-    )
+    report.records.extend(_secret_upkeep(account, iam, store, scan, settings, dry_run=dry_run))
     _log_summary(report, mode)
     return report
+
+
+def _secret_upkeep(
+    account: Account,
+    iam: BaseClient,
+    store: SecretStore,
+    scan: AccountScan,
+    settings: RotationSettings,
+    *,
+    dry_run: bool,
+) -> list[ActionRecord]:
+    """The pipeline's secrets of the account: delete the orphaned, repair failed replicas."""
+    try:
+        secrets = store.own_secrets()
+    except Exception as error:
+        logger.warning("Listing the account's secrets failed: %s", describe_error(error))
+        return [
+            ActionRecord(
+                account_id=account.id,
+                user_name="",
+                access_key_id="",
+                action=Notice.DELETE_ORPHANED_SECRET.value,
+                reason=Notice.DELETE_ORPHANED_SECRET.value,
+                due=None,
+                outcome=Outcome.FAILED.value,
+                error=f"listing the account's secrets failed: {describe_error(error)}",
+            )
+        ]
+    records = _orphaned_secret_records(
+        account, iam, store, secrets, scan, settings, dry_run=dry_run
+    )
+    orphaned = {record.secret_name for record in records}
+    if store.replication_regions:
+        for secret in secrets:
+            if secret.name not in orphaned:
+                records += _replica_records(account, store, secret, dry_run=dry_run)
+    return records
+
+
+def _replica_records(
+    account: Account, store: SecretStore, secret: OwnSecret, *, dry_run: bool
+) -> list[ActionRecord]:
+    """Re-replicate a secret to the regions whose replica failed; report each region."""
+
+    def record(region: str, outcome: Outcome, error: str | None = None) -> ActionRecord:
+        return ActionRecord(
+            account_id=account.id,
+            user_name=secret.user_name,
+            access_key_id="",
+            action=Notice.REPAIR_REPLICA.value,
+            reason=Notice.REPAIR_REPLICA.value,
+            due=None,
+            outcome=outcome.value,
+            error=error,
+            secret_name=secret.name,
+            secret_region=region,
+        )
+
+    try:
+        health = store.failed_replicas(secret)
+        if not health.failed:
+            if health.repaired_before and not dry_run:
+                store.forget_replica_repairs(secret)
+            return []
+        if dry_run:
+            return [record(region, Outcome.DRY_RUN) for region in health.failed]
+        answers = store.repair_replicas(secret, health.failed)
+    except Exception as error:
+        return [record("", Outcome.FAILED, error=f"repairing replicas: {describe_error(error)}")]
+    records = []
+    for region in health.failed:
+        status, message = answers.get(region, ("", ""))
+        # Failed at once, or failed again after the previous run's repair (whose answer
+        # was still InProgress): the region keeps failing.
+        if status == "Failed" or (status != "InSync" and region in health.repaired_before):
+            message = message or health.messages.get(region) or "Failed"
+            logger.warning(
+                "%s: replica of %s in %s keeps failing: %s",
+                secret.user_name,
+                secret.name,
+                region,
+                message,
+            )
+            records.append(
+                record(region, Outcome.FAILED, error=f"replication failed again: {message}")
+            )
+        else:
+            logger.info("%s: replica of %s in %s repaired", secret.user_name, secret.name, region)
+            records.append(record(region, Outcome.DONE))
+    return records
 
 
 def _orphaned_secret_records(
     account: Account,
     iam: BaseClient,
     store: SecretStore,
+    secrets: list[OwnSecret],
     scan: AccountScan,
     settings: RotationSettings,
     *,
@@ -158,7 +247,7 @@ def _orphaned_secret_records(
 
     existing = {user.name for user in scan.users} | set(scan.exempt)
     try:
-        orphans = orphaned_secrets(iam, store, existing)
+        orphans = orphaned_secrets(iam, secrets, existing)
     except Exception as error:
         logger.warning("Looking for secrets of deleted users failed: %s", describe_error(error))
         return [

@@ -9,12 +9,12 @@ window, so a mistake can still be undone with RestoreSecret.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from keyrotation.aws.secret_store import OwnSecret, SecretStore
+from keyrotation.aws.secret_store import OwnSecret
 from keyrotation.aws.sessions import error_code
 
 __all__ = ["orphaned_secrets"]
@@ -23,15 +23,15 @@ logger = logging.getLogger(__name__)
 
 
 def orphaned_secrets(
-    iam: BaseClient, store: SecretStore, existing_users: Collection[str]
+    iam: BaseClient, secrets: Iterable[OwnSecret], existing_users: Collection[str]
 ) -> list[OwnSecret]:
-    """The pipeline's secrets in ``store`` whose IAM user no longer exists. Reads only.
+    """The pipeline's ``secrets`` whose IAM user no longer exists. Reads only.
 
     ``existing_users`` are the users the scan just saw (exempt ones included); only the
     others are looked up, one GetUser each.
     """
     orphans = []
-    for secret in store.own_secrets():
+    for secret in secrets:
         if secret.user_name in existing_users:
             continue
         try:

@@ -30,6 +30,7 @@ __all__ = [
     "USER_POLICY_NAME",
     "OwnSecret",
     "PendingRotation",
+    "ReplicaHealth",
     "SecretLocation",
     "SecretStore",
     "SecretStoreError",
@@ -44,6 +45,9 @@ TAG_PREFIX = "iam-key-rotation:"
 #: crash in between leaves them behind as the record of an interrupted rotation.
 PENDING_REPLACES_TAG = f"{TAG_PREFIX}pending-rotation-of"
 PENDING_SINCE_TAG = f"{TAG_PREFIX}pending-since"
+#: The replica regions the last run re-replicated after a failure (space separated).
+REPLICA_REPAIRED_TAG = f"{TAG_PREFIX}replica-repaired"
+REPLICA_FAILED = "Failed"
 #: Set when the pipeline creates a secret: they mark the secrets that are its own.
 ACCOUNT_ID_TAG = f"{TAG_PREFIX}account-id"
 USER_NAME_TAG = f"{TAG_PREFIX}user-name"
@@ -82,6 +86,15 @@ class OwnSecret:
 
 
 @dataclass(frozen=True)
+class ReplicaHealth:
+    """The configured replica regions of a secret that failed, and their messages."""
+
+    failed: tuple[str, ...]
+    messages: Mapping[str, str]
+    repaired_before: tuple[str, ...]  # the regions the previous run re-replicated
+
+
+@dataclass(frozen=True)
 class PendingRotation:
     """The record of a rotation that started and did not finish."""
 
@@ -117,6 +130,11 @@ class SecretStore:
     def secret_name(self, user_name: str) -> str:
         return secret_name(self.account_id, user_name)
 
+    @property
+    def replication_regions(self) -> tuple[str, ...]:
+        """The regions every secret is replicated to (the store's own excluded)."""
+        return self._replication_regions
+
     def prepare(self, user_name: str, user_arn: str) -> SecretLocation:
         """Make sure the user's secret exists, is replicated and readable by the user only.
 
@@ -134,7 +152,14 @@ class SecretStore:
                     f"secret {name} is scheduled for deletion: restore it (RestoreSecret) or "
                     f"delete it for good before the key of {user_name} can be stored"
                 )
-            replicated = {r["Region"] for r in described.get("ReplicationStatus", [])}
+            statuses = described.get("ReplicationStatus", [])
+            # A Failed replica holds no current key: it is as good as missing.
+            failed = _failed_regions(statuses, self._replication_regions)
+            if failed:
+                self._client.remove_regions_from_replication(
+                    SecretId=arn, RemoveReplicaRegions=failed
+                )
+            replicated = {r["Region"] for r in statuses if r["Region"] not in failed}
             missing = [r for r in self._replication_regions if r not in replicated]
             if missing:
                 self._client.replicate_secret_to_regions(
@@ -296,6 +321,52 @@ class SecretStore:
             owned.append(OwnSecret(user_name=user_name, name=entry["Name"], arn=entry["ARN"]))
         return owned
 
+    def failed_replicas(self, secret: OwnSecret) -> ReplicaHealth:
+        """Which configured replica regions of the secret failed. Reads only."""
+        described = self._client.describe_secret(SecretId=secret.arn)
+        statuses = described.get("ReplicationStatus", [])
+        tags = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
+        return ReplicaHealth(
+            failed=tuple(_failed_regions(statuses, self._replication_regions)),
+            messages={
+                r["Region"]: r.get("StatusMessage", "")
+                for r in statuses
+                if r.get("Status") == REPLICA_FAILED
+            },
+            repaired_before=tuple(tags.get(REPLICA_REPAIRED_TAG, "").split()),
+        )
+
+    def repair_replicas(
+        self, secret: OwnSecret, regions: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        """Replicate the secret anew to ``regions``, whose replicas failed.
+
+        Secrets Manager cannot retry a failed replica: the region is removed from the
+        replication and added again. The regions are recorded on the secret, so that the
+        next run knows a region that fails again keeps failing. Returns each region's
+        status (InSync, InProgress or Failed) and message as Secrets Manager answers.
+        """
+        self._client.tag_resource(
+            SecretId=secret.arn, Tags=[{"Key": REPLICA_REPAIRED_TAG, "Value": " ".join(regions)}]
+        )
+        self._client.remove_regions_from_replication(
+            SecretId=secret.arn, RemoveReplicaRegions=list(regions)
+        )
+        answer = self._client.replicate_secret_to_regions(
+            SecretId=secret.arn,
+            AddReplicaRegions=[self._replica(region) for region in regions],
+            ForceOverwriteReplicaSecret=False,
+        )
+        return {
+            r["Region"]: (r.get("Status", ""), r.get("StatusMessage", ""))
+            for r in answer.get("ReplicationStatus", [])
+            if r["Region"] in regions
+        }
+
+    def forget_replica_repairs(self, secret: OwnSecret) -> None:
+        """The repaired replicas are healthy again."""
+        self._client.untag_resource(SecretId=secret.arn, TagKeys=[REPLICA_REPAIRED_TAG])
+
     def schedule_deletion(self, secret: OwnSecret) -> datetime | None:
         """Delete the secret after Secrets Manager's recovery window (restorable until then).
 
@@ -394,6 +465,14 @@ class SecretStore:
     def _list_secrets(self, **params: Any) -> Iterator[dict[str, Any]]:
         for page in self._client.get_paginator("list_secrets").paginate(**params):
             yield from page.get("SecretList", [])
+
+
+def _failed_regions(statuses: Sequence[Mapping[str, Any]], configured: Sequence[str]) -> list[str]:
+    return [
+        r["Region"]
+        for r in statuses
+        if r.get("Status") == REPLICA_FAILED and r["Region"] in configured
+    ]
 
 
 def _user_of(name: str, account_id: str) -> str | None:

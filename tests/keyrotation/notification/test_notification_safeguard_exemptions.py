@@ -203,3 +203,34 @@ def test_an_orphaned_secret_line_says_which_secret_why_and_how_to_undo() -> None
     # A deleted secret is no place to find a new key.
     (email,) = plan([orphan("done")], settings=RotationSettings())
     assert email.context["sections"][0].new_keys == ()
+
+
+def replica(outcome: str, error: str | None = None) -> ActionRecord:
+    return ActionRecord(
+        account_id=PROD.id,
+        user_name="alice",
+        access_key_id="",
+        action="REPAIR_REPLICA",
+        reason="REPAIR_REPLICA",
+        due=None,
+        outcome=outcome,
+        error=error,
+        secret_name=f"Account_{PROD.id}_User_alice_AccessKey",
+        secret_region="eu-west-1",
+    )
+
+
+def test_a_region_that_keeps_failing_reaches_the_account_email_and_the_admin_summary() -> None:
+    failing = replica("failed", error="replication failed again: name exists")
+
+    account, admin = plan([failing], settings=RotationSettings())
+
+    (line,) = account.context["sections"][0].lines
+    assert line.text == (
+        f"FAILED: the replica of secret Account_{PROD.id}_User_alice_AccessKey in region "
+        "eu-west-1 keeps failing, so applications in that region may read an old key. "
+        "Error: replication failed again: name exists"
+    )
+    assert admin.context["failed_lines"] == [line]
+    repaired = describe_record(replica("done"), now=NOW)
+    assert repaired.text.startswith("ACTION: repaired the replica of secret")
