@@ -179,8 +179,12 @@ def _print_organization(seeded: SeededOrganization) -> None:
         account_id = seeded.accounts[account.name]
         state = "SUSPENDED" if account_id in seeded.suspended else "ACTIVE"
         print(f"  {account_id} {account.name:<14} {state:<9} OU /{'/'.join(account.ou_path)}")
+        if account.tags:
+            print(f"      (account tags: {', '.join(f'{k}={v}' for k, v in account.tags)})")
         for user in account.users:
             print(f"      {user.name:<12} {user.story}")
+        for user_name in account.deleted_users_with_secrets:
+            print(f"      {user_name:<12} deleted user whose secret remains: deletion scheduled")
 
 
 def _print_results(output: Path, seeded: SeededOrganization, *, dry_run: bool) -> None:
