@@ -201,6 +201,12 @@ def _print_results(output: Path, seeded: SeededOrganization, *, dry_run: bool) -
     for account_id in sorted(by_account):
         print(f"  {account_id} {names.get(account_id, '')}")
         for r in by_account[account_id]:
+            if not r["access_key_id"]:
+                # Not a key action: an exemption, a bad exemption tag, a secret's upkeep.
+                what = r.get("exempt_until") or r.get("error") or r.get("secret_name") or ""
+                who = r["user_name"] or "(account)"
+                print(f"    {who:<12} {r['action']:<17} {what} [{r['outcome']}]")
+                continue
             detail = f" -> new key in {r['secret_name']}" if r.get("new_access_key_id") else ""
             due = f" due {r['due'][:10]}" if r.get("due") else ""
             print(

@@ -69,7 +69,7 @@ class ExemptionProblem:
     def message(self) -> str:
         return (
             f"{self.subject}: tag {self.tag} = {self.value!r} {self.problem}; "
-            f"the exemption does not apply and the key policy is applied as usual"
+            f"the exemption does not apply and the key policy is applied as usual."
         )
 
 

@@ -411,8 +411,8 @@ def describe_record(record: ActionRecord, *, now: datetime) -> Line:
 def _install_new_key(record: ActionRecord, *, until: datetime | None) -> str:
     latest = f", at the latest until {_format_time(until)}" if until is not None else ""
     return (
-        f"Install the new key from {_secret_words(record)}: the old key stays active until "
-        f"the new one is used{latest}, then it is deactivated."
+        f"Install the new key from {_secret_words(record)}; the old key stays active until "
+        f"the new one is used{latest}."
     )
 
 

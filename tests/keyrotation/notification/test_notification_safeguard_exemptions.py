@@ -66,8 +66,8 @@ def test_new_key_not_in_use_tells_where_the_new_key_is_and_until_when() -> None:
     assert line.level == "WARNING"
     assert line.days_remaining == 20
     assert (
-        f"Install the new key from secret {SECRET} ({REGION}): the old key stays active "
-        "until the new one is used, at the latest until 2024-05-21 12:00 UTC" in line.text
+        f"Install the new key from secret {SECRET} ({REGION}); the old key stays active "
+        "until the new one is used, at the latest until 2024-05-21 12:00 UTC." in line.text
     )
     assert "The new key has not been used yet" in line.text
 
