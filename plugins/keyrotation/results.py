@@ -124,11 +124,11 @@ def format_summary_table(records: Iterable[ActionRecord]) -> str:
     """A fixed-width table of the records, for task logs."""
     rows = [
         (
-            r.user_name,
-            r.access_key_id,
+            r.user_name or ("(account)" if r.action == Notice.EXEMPT.value else ""),
+            r.access_key_id or r.secret_name or "",
             r.action,
-            r.reason,
-            (r.due or "")[:10],
+            _summary_reason(r),
+            (r.exempt_until or r.due or "")[:10],
             r.outcome + (f": {r.error}" if r.error else ""),
         )
         for r in records
@@ -143,3 +143,12 @@ def format_summary_table(records: Iterable[ActionRecord]) -> str:
         for row in (_SUMMARY_COLUMNS, tuple("-" * w for w in widths), *rows)
     ]
     return "\n".join(lines)
+
+
+def _summary_reason(record: ActionRecord) -> str:
+    if record.action == Notice.EXEMPT.value:
+        why = f": {record.exemption_reason}" if record.exemption_reason else ""
+        return f"{record.exemption_source or 'exempt'}{why}"
+    if record.action == Notice.REPAIR_REPLICA.value:
+        return f"replica in {record.secret_region}"
+    return record.reason
