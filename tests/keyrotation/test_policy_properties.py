@@ -414,3 +414,15 @@ def test_an_exempt_user_only_gets_warnings_that_the_exemption_ends(
     assert all(action.reason is Reason.EXEMPTION_ENDING and action.due == ends for action in plan)
     near = ends <= scenario.now + scenario.settings.warning_window
     assert len(plan) == (len(scenario.keys) if near else 0)
+
+
+@EXPLORE
+@hypothesis.given(safeguard_scenarios(), st.randoms(use_true_random=False))
+def test_the_safeguard_is_deterministic_whatever_the_listing_order(
+    scenario: Scenario, random: Random
+) -> None:
+    plan = scenario.plan()
+    shuffled = [dict(key) for key in scenario.keys]
+    random.shuffle(shuffled)
+    assert scenario.plan(shuffled) == plan
+    assert scenario.plan() == plan
