@@ -147,7 +147,9 @@ def test_enforce_run_applies_the_policy_and_notifies(moto_organization, run_dag)
     assert keys[alice_old] == "Active"  # the old key stays for the installation grace
     assert alice["new_access_key_id"] in keys and len(keys) == 2
     assert alice["secret_name"] == f"Account_{payments}_User_alice_AccessKey"
-    assert not result.record("break-glass")  # exempt
+    # Exempt: listed with what made it exempt, never touched.
+    assert [r["action"] for r in result.record("break-glass")] == ["EXEMPT"]
+    assert len(_keys(payments, "break-glass")) == 1
     assert [r["action"] for r in result.record("carol")] == ["DEACTIVATE"]
     assert _keys(data, "carol")[org.keys[(data, "carol")][0]] == "Inactive"
 
@@ -156,6 +158,48 @@ def test_enforce_run_applies_the_policy_and_notifies(moto_organization, run_dag)
     assert "alice@example.com" in recipients
     # Nothing to report for the management account: no email to it.
     assert not any(MANAGEMENT_ACCOUNT_ID in str(m["Subject"]) for m in result.emails)
+
+
+def test_safeguard_exemptions_and_orphaned_secrets_end_to_end(moto_organization, run_dag):
+    org = moto_organization
+    data, analytics = org.accounts["data-prod"], org.accounts["analytics-dev"]
+    research, payments = org.accounts["research"], org.accounts["payments-prod"]
+
+    result = run_dag()
+
+    assert result.state == "success", result.task_states
+    # kim's new key was never used: the old key stays active, kim is told what to do.
+    (kim,) = result.record("kim")
+    old_kim, new_kim = org.keys[(data, "kim")]
+    assert (kim["action"], kim["reason"], kim["access_key_id"]) == (
+        "WARN",
+        "NEW_KEY_NOT_IN_USE",
+        old_kim,
+    )
+    assert _keys(data, "kim") == {old_kim: "Active", new_kim: "Active"}
+    # legacy-batch is exempt by its tag for 4 more days: untouched, its end announced.
+    legacy = {r["action"]: r for r in result.record("legacy-batch")}
+    assert legacy["EXEMPT"]["exemption_reason"] == "vendor certifies the new client first"
+    assert legacy["WARN"]["reason"] == "EXEMPTION_ENDING"
+    assert len(_keys(analytics, "legacy-batch")) == 1
+    # olaf's tag says "forever": no exemption, rotated, the problem reported.
+    olaf = {r["action"]: r for r in result.record("olaf")}
+    assert olaf["ROTATE"]["outcome"] == "done"
+    assert "'forever'" in olaf["EXEMPTION_PROBLEM"]["error"]
+    # The research account is exempt by its Organizations tag: nobody in it is touched.
+    research_records = [r for r in result.records() if r["account_id"] == research]
+    assert [(r["user_name"], r["action"]) for r in research_records] == [("", "EXEMPT")]
+    assert len(_keys(research, "peggy")) == 1
+    # The secret of a deleted user is scheduled for deletion, with the recovery window.
+    (orphan,) = result.record("former-contractor")
+    assert (orphan["action"], orphan["outcome"]) == ("DELETE_ORPHANED_SECRET", "done")
+    assert orphan["secret_name"] == org.orphaned_secrets[payments]
+
+    bodies = {str(m["To"]): _body(m) for m in result.emails}
+    assert "Install the new key from secret" in bodies["kim@example.com"]
+    assert "cluster migration" in bodies["research@example.com"]
+    assert "exempt through" in bodies["analytics-dev@example.com"]
+    assert "forever" in bodies[SENDER_EMAIL]  # the admin summary names the bad tag
 
 
 def test_dry_run_changes_nothing(moto_organization, run_dag):
@@ -279,7 +323,10 @@ def test_rerun_of_the_same_run_does_nothing_new(moto_organization, run_dag):
 
     assert second.state == "success"
     assert _keys(payments, "alice") == keys_after_first
-    assert not [r for r in second.records() if r["action"] != "WARN"]
+    # Only what is reported on every run: warnings, exemptions and the bad exemption tag.
+    assert not [
+        r for r in second.records() if r["action"] not in ("WARN", "EXEMPT", "EXEMPTION_PROBLEM")
+    ]
 
 
 def test_no_secret_in_logs_xcoms_or_emails(moto_organization, run_dag, capfd, caplog):
