@@ -17,6 +17,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from keyrotation.aws.inventory import list_organization_accounts
+from keyrotation.aws.sessions import AccountAccessError
 from keyrotation.compat import AirflowException, AirflowFailException, Context, read_variable
 from keyrotation.hooks import KeyRotationHook
 from keyrotation.notification import build_transport, load_template_source, send_notifications
@@ -153,6 +154,13 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
                 dry_run=self.is_dry_run(options),
                 force_rotate=options.force_rotate,
             )
+        except AccountAccessError as error:
+            self._record_account_error(context, account, str(error))
+            if error.denied:
+                # Retrying cannot deploy a role: fail now, so the admin summary goes out
+                # without waiting out the retries; clear the task once the role is there.
+                raise AirflowFailException(str(error)) from None
+            raise
         except Exception as error:
             self._record_account_error(context, account, str(error))
             raise

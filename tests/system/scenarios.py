@@ -1,0 +1,117 @@
+"""Trigger-and-assert scenarios shared by the stages (LocalExecutor, CeleryExecutor).
+
+Each scenario drives the DAG through the REST API only and checks the outcome in moto.
+"""
+
+from __future__ import annotations
+
+from tests.system.organization import ADMIN_EMAIL, KeyState, Organization
+from tests.system.stack import AirflowApi
+
+ROTATION_TASK = "rotate_account_keys"
+
+#: The demo users whose Active key an enforcing run at seeding time rotates, per account
+#: (see the stories in deploy/demo/organization.py).
+ROTATED_USERS = {
+    "payments-prod": ("alice", "grace"),
+    "data-prod": ("ivan",),
+    "analytics-dev": ("erin",),
+}
+
+
+def expected_task_names(organization: Organization) -> set[tuple[str, str]]:
+    """(task id, rendered map index) of a run over the demo organisation."""
+    return {
+        ("list_accounts", ""),
+        ("send_notifications", ""),
+        *(
+            (ROTATION_TASK, f"{account_id} {name}")
+            for account_id, name in organization.active_accounts.items()
+        ),
+    }
+
+
+def map_index_of(api: AirflowApi, run_id: str, account_id: str) -> int:
+    for ti in api.task_instances(run_id):
+        if ti["task_id"] == ROTATION_TASK and (ti["rendered_map_index"] or "").startswith(
+            account_id
+        ):
+            return ti["map_index"]
+    raise AssertionError(f"no mapped {ROTATION_TASK} instance names account {account_id}")
+
+
+def in_accounts(keys: KeyState, account_ids: set[str]) -> KeyState:
+    return {key: value for key, value in keys.items() if key[0] in account_ids}
+
+
+def assert_dry_run_changes_nothing(api: AirflowApi, organization: Organization) -> None:
+    keys_before = organization.keys()
+    run_id = api.trigger({"dry_run": True})
+
+    assert api.wait_for_run(run_id) == "success", api.task_states(run_id)
+
+    states = api.task_states(run_id)
+    assert set(states) == expected_task_names(organization)
+    assert set(states.values()) == {"success"}
+    assert organization.keys() == keys_before
+    assert organization.stored_key_ids() == {}
+
+
+def assert_enforce_run_rotates_each_account_once_across_a_denied_role(
+    api: AirflowApi, organization: Organization
+) -> None:
+    """An account whose member role is gone fails alone and the admin hears of it; once
+    the role is back, clearing just that account's task rotates it, and nobody twice."""
+    denied = organization.account_id("data-prod")
+    others = set(organization.seeded.accounts.values()) - {denied}
+    organization.deny_member_role(denied)
+    keys_before = organization.keys()
+    emails_before = len(organization.emails())
+
+    run_id = api.trigger({})
+
+    assert api.wait_for_run(run_id) == "failed"
+    states = api.task_states(run_id)
+    for (task_id, name), state in states.items():
+        expected = "failed" if name.startswith(denied) or task_id == "send_notifications" else None
+        assert state == (expected or "success"), (task_id, name, state)
+    assert in_accounts(organization.keys(), {denied}) == in_accounts(keys_before, {denied})
+    _assert_rotated_once(organization, keys_before, accounts=others)
+    admin_emails = [e for e in organization.emails()[emails_before:] if e.to == ADMIN_EMAIL]
+    assert len(admin_emails) == 1, [e.subject for e in organization.emails()]
+    assert denied in admin_emails[0].text
+    assert "AssumeRole" in admin_emails[0].text or "assume role" in admin_emails[0].text
+    keys_after_failure = organization.keys()
+
+    organization.restore_member_role(denied)
+    api.clear(
+        run_id,
+        [(ROTATION_TASK, map_index_of(api, run_id, denied))],
+        include_downstream=True,
+    )
+
+    assert api.wait_for_run(run_id) == "success", api.task_states(run_id)
+    assert in_accounts(organization.keys(), others) == in_accounts(keys_after_failure, others)
+    _assert_rotated_once(organization, keys_before, accounts={denied})
+    _assert_rotated_once(organization, keys_before, accounts=others)
+
+
+def _assert_rotated_once(
+    organization: Organization, keys_before: KeyState, *, accounts: set[str]
+) -> None:
+    """Each due user of ``accounts`` got exactly one new Active key, stored once in their
+    secret; nobody else got a key."""
+    names = {organization.account_id(n): n for n in organization.seeded.accounts}
+    keys_now = organization.keys()
+    stored = organization.stored_key_ids()
+    for (account_id, user), keys in keys_now.items():
+        if account_id not in accounts:
+            continue
+        new_keys = {k for k, _ in keys} - {k for k, _ in keys_before[(account_id, user)]}
+        secret = f"Account_{account_id}_User_{user}_AccessKey"
+        if user in ROTATED_USERS.get(names[account_id], ()):
+            assert len(new_keys) == 1, (account_id, user, keys_before[(account_id, user)], keys)
+            assert stored.get(secret) == sorted(new_keys), (secret, stored.get(secret))
+        else:
+            assert new_keys == set(), (account_id, user, keys)
+            assert secret not in stored
