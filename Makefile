@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo          run the DAG end to end against a local moto organisation"
 	@echo "make demo-dry-run  the same run in audit (dry run) mode"
-	@echo "make up            Airflow standalone (UI on :8080) against the demo organisation"
+	@echo "make up            Airflow (UI on 127.0.0.1:8080) against the demo organisation, dry runs"
+	@echo "                   (ENFORCE=1: runs rotate keys; API_PORT=8081: another port)"
 	@echo "make test          lint and the whole test suite"
 	@echo "make test-system   real Airflow (API server, scheduler, Celery workers) against moto"
 	@echo "make bench         benchmarks that print planning and scan throughput"
@@ -50,7 +51,7 @@ demo-dry-run: install
 	$(BIN)/python -m deploy.demo.run --dry-run
 
 up: install
-	$(BIN)/python -m deploy.demo.run --standalone
+	$(BIN)/python -m deploy.demo.run --standalone $(if $(ENFORCE),--enforce) $(if $(API_PORT),--api-port $(API_PORT))
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.run

@@ -1,19 +1,16 @@
 """Real Airflow components as subprocesses on 127.0.0.1, and a client of their REST API.
 
 Every component runs in its own process group, so stopping it (SIGTERM, then SIGKILL
-after a grace period) also stops the task processes and workers it forked.
+after a grace period) also stops the task processes and workers it forked
+(``deploy.demo.processes``, shared with ``make up``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,18 +20,13 @@ from typing import Any, TypeVar
 
 import httpx
 
+from deploy.demo.processes import AIRFLOW, Component, free_port, stop_all
+
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "iam_access_key_rotation"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 ADMIN_USER = "admin"
 TERMINAL_RUN_STATES = {"success", "failed"}
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(
@@ -54,58 +46,6 @@ def wait_for(
         time.sleep(interval)
     detail = f" (last error: {last_error})" if last_error else ""
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
-
-
-@dataclass
-class Component:
-    """One Airflow process (and everything it forks), its log file and its command."""
-
-    name: str
-    args: tuple[str, ...]
-    log: Path
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
-
-    def start(self, env: Mapping[str, str]) -> None:
-        handle = self.log.open("a")
-        try:
-            self.process = subprocess.Popen(
-                [AIRFLOW, *self.args],
-                env={**env, **self.env},
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group, stopped as one
-            )
-        finally:
-            handle.close()
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def signal_group(self, sig: int) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
-
-    def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM the process group, then SIGKILL what is left after ``grace`` s."""
-        if self.process is None:
-            return
-        self.signal_group(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=grace)
-        # Forked children (task runners, gunicorn/uvicorn workers) may outlive the leader.
-        self.signal_group(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
-
-    def tail(self, lines: int = 60) -> str:
-        if not self.log.exists():
-            return "(no log)"
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
 @dataclass
@@ -224,8 +164,7 @@ class AirflowStack:
         return self.start(name, *old.args, env=old.env)
 
     def stop(self) -> None:
-        for component in reversed(list(self.components.values())):
-            component.stop()
+        stop_all(self.components.values(), grace=15)
 
     def check_running(self) -> None:
         dead = [c.name for c in self.components.values() if not c.running]
