@@ -19,6 +19,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from keyrotation.aws.inventory import list_organization_accounts
 from keyrotation.aws.sessions import AccountAccessError
 from keyrotation.compat import AirflowException, AirflowFailException, Context, read_variable
+from keyrotation.console_links import iam_users_console_url
 from keyrotation.hooks import KeyRotationHook
 from keyrotation.notification import build_transport, load_template_source, send_notifications
 from keyrotation.results import Account, ActionRecord, failed_records, format_summary_table
@@ -39,11 +40,24 @@ ACCOUNT_ERROR_KEY = "account_error"
 
 
 class IamUsersConsoleLink(BaseAwsLink):
-    """The IAM users page of the task's account in the AWS console."""
+    """The IAM users page of the task's account in the AWS console: through the IAM
+    Identity Center portal when ``sso_start_url`` is set, else by switching role."""
 
     name = "IAM users (AWS console)"
     key = "iam_users_console"
-    format_str = "https://{account_id}.signin.{aws_domain}/console/iam?region={region_name}"
+    format_str = ""
+
+    def format_link(self, **kwargs: Any) -> str:
+        if not kwargs.get("account_id") or not kwargs.get("aws_domain"):
+            return ""
+        return iam_users_console_url(
+            account_id=kwargs["account_id"],
+            account_name=kwargs.get("account_name", ""),
+            role_name=kwargs.get("role_name", ""),
+            aws_domain=kwargs["aws_domain"],
+            sso_start_url=kwargs.get("sso_start_url", ""),
+            sso_permission_set=kwargs.get("sso_permission_set", ""),
+        )
 
 
 class _KeyRotationOperator(AwsBaseOperator[KeyRotationHook]):
@@ -144,6 +158,10 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
             region_name=sessions.region_name,
             aws_partition=sessions.partition,
             account_id=account.id,
+            account_name=account.name,
+            role_name=settings.member_role_name,
+            sso_start_url=settings.sso_start_url,
+            sso_permission_set=settings.sso_permission_set,
         )
         try:
             report = rotate_account(

@@ -55,6 +55,24 @@ def assert_dry_run_changes_nothing(api: AirflowApi, organization: Organization) 
     assert set(states.values()) == {"success"}
     assert organization.keys() == keys_before
     assert organization.stored_key_ids() == {}
+    _assert_console_links_switch_into_each_account(api, run_id)
+
+
+def _assert_console_links_switch_into_each_account(api: AirflowApi, run_id: str) -> None:
+    """The task's extra link, as the UI gets it, switches role into its own account."""
+    for ti in api.task_instances(run_id):
+        if ti["task_id"] != ROTATION_TASK:
+            continue
+        links = api.request(
+            "GET",
+            f"/dags/{ti['dag_id']}/dagRuns/{run_id}/taskInstances/{ROTATION_TASK}/links",
+            params={"map_index": ti["map_index"]},
+        )["extra_links"]
+        url = links["IAM users (AWS console)"]
+        account_id = ti["rendered_map_index"].split()[0]
+        assert url.startswith("https://signin.aws.amazon.com/switchrole?"), url
+        assert f"account={account_id}&" in url
+        assert "redirect_uri=https%3A%2F%2Fconsole.aws.amazon.com%2Fiam%2Fhome" in url
 
 
 def assert_enforce_run_rotates_each_account_once_across_a_denied_role(
