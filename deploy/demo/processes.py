@@ -79,13 +79,22 @@ class Component:
     def stop(self, grace: float = 15.0) -> None:
         stop_all([self], grace=grace)
 
+    def kill(self) -> None:
+        """SIGKILL the component and everything it started, as when its host dies."""
+        stop_all([self], grace=0, first_signal=signal.SIGKILL)
+
+    def descendant_pids(self) -> set[int]:
+        return {process.pid for process in _descendants(self)}
+
     def tail(self, lines: int = 60) -> str:
         if not self.log.exists():
             return "(no log)"
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def stop_all(components: Iterable[Component], *, grace: float = 6.0) -> None:
+def stop_all(
+    components: Iterable[Component], *, grace: float = 6.0, first_signal: int = signal.SIGTERM
+) -> None:
     """SIGTERM every component's process group at once, SIGKILL what is left after
     ``grace`` seconds, and reap.
 
@@ -95,7 +104,11 @@ def stop_all(components: Iterable[Component], *, grace: float = 6.0) -> None:
     components = [c for c in components if c.process is not None]
     descendants = [p for c in components for p in _descendants(c)]
     for component in components:
-        component.signal_group(signal.SIGTERM)
+        component.signal_group(first_signal)
+    if first_signal == signal.SIGKILL:
+        for process in descendants:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
     deadline = time.monotonic() + grace
     for component in components:
         assert component.process is not None

@@ -10,11 +10,13 @@ from __future__ import annotations
 import email
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
+from typing import Any
 
 import httpx
 from moto.server import ThreadedMotoServer
@@ -148,6 +150,40 @@ class Organization:
 
     def restore_member_role(self, account_id: str) -> None:
         _deploy_member_role(self.member_iam(account_id))
+
+
+@dataclass
+class PausedCall:
+    """A moto call held after it took effect: ``reached`` is set when it is held, and
+    setting ``release`` lets moto answer (to nobody, if the caller was killed)."""
+
+    reached: threading.Event
+    release: threading.Event
+
+
+@contextmanager
+def pause_after_key_creation(account_id: str, user_name: str) -> Iterator[PausedCall]:
+    """Hold IAM CreateAccessKey for one user after the key exists and before the caller
+    hears of it: the moment a crash leaves a key nobody received."""
+    from moto.iam.models import IAMBackend
+
+    paused = PausedCall(threading.Event(), threading.Event())
+    original = IAMBackend.create_access_key
+
+    def create_access_key(self: IAMBackend, *args: Any, **kwargs: Any) -> Any:
+        key = original(self, *args, **kwargs)
+        user = kwargs.get("user_name") or args[0]
+        if self.account_id == account_id and user == user_name and not paused.reached.is_set():
+            paused.reached.set()
+            paused.release.wait(timeout=600)
+        return key
+
+    IAMBackend.create_access_key = create_access_key  # type: ignore[method-assign]
+    try:
+        yield paused
+    finally:
+        IAMBackend.create_access_key = original  # type: ignore[method-assign]
+        paused.release.set()
 
 
 def _text(message: Message) -> str:

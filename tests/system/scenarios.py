@@ -5,8 +5,10 @@ Each scenario drives the DAG through the REST API only and checks the outcome in
 
 from __future__ import annotations
 
+import json
+
 from tests.system.organization import ADMIN_EMAIL, KeyState, Organization
-from tests.system.stack import AirflowApi
+from tests.system.stack import DAG_ID, AirflowApi
 
 ROTATION_TASK = "rotate_account_keys"
 
@@ -32,12 +34,19 @@ def expected_task_names(organization: Organization) -> set[tuple[str, str]]:
 
 
 def map_index_of(api: AirflowApi, run_id: str, account_id: str) -> int:
-    for ti in api.task_instances(run_id):
-        if ti["task_id"] == ROTATION_TASK and (ti["rendered_map_index"] or "").startswith(
-            account_id
-        ):
-            return ti["map_index"]
-    raise AssertionError(f"no mapped {ROTATION_TASK} instance names account {account_id}")
+    """The map index of an account's rotation: the account's place in the list that
+    ``list_accounts`` returned (a running instance has no rendered name yet)."""
+    entry = api.request(
+        "GET",
+        f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/list_accounts/xcomEntries/return_value",
+        params={"deserialize": True},
+    )
+    value = entry["value"]
+    accounts = json.loads(value) if isinstance(value, str) else value
+    for index, account in enumerate(accounts):
+        if account["id"] == account_id:
+            return index
+    raise AssertionError(f"list_accounts did not list account {account_id}: {accounts}")
 
 
 def in_accounts(keys: KeyState, account_ids: set[str]) -> KeyState:
@@ -94,7 +103,7 @@ def assert_enforce_run_rotates_each_account_once_across_a_denied_role(
         expected = "failed" if name.startswith(denied) or task_id == "send_notifications" else None
         assert state == (expected or "success"), (task_id, name, state)
     assert in_accounts(organization.keys(), {denied}) == in_accounts(keys_before, {denied})
-    _assert_rotated_once(organization, keys_before, accounts=others)
+    assert_rotated_once(organization, keys_before, accounts=others)
     admin_emails = [e for e in organization.emails()[emails_before:] if e.to == ADMIN_EMAIL]
     assert len(admin_emails) == 1, [e.subject for e in organization.emails()]
     assert denied in admin_emails[0].text
@@ -110,11 +119,11 @@ def assert_enforce_run_rotates_each_account_once_across_a_denied_role(
 
     assert api.wait_for_run(run_id) == "success", api.task_states(run_id)
     assert in_accounts(organization.keys(), others) == in_accounts(keys_after_failure, others)
-    _assert_rotated_once(organization, keys_before, accounts={denied})
-    _assert_rotated_once(organization, keys_before, accounts=others)
+    assert_rotated_once(organization, keys_before, accounts={denied})
+    assert_rotated_once(organization, keys_before, accounts=others)
 
 
-def _assert_rotated_once(
+def assert_rotated_once(
     organization: Organization, keys_before: KeyState, *, accounts: set[str]
 ) -> None:
     """Each due user of ``accounts`` got exactly one new Active key, stored once in their

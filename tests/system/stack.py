@@ -107,7 +107,7 @@ class AirflowStack:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
             "AIRFLOW_VAR_IAM_ACCESS_KEY_ROTATION": json.dumps(dict(settings)),
             "AWS_ACCESS_KEY_ID": "system-test",

@@ -7,11 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from deploy.demo.processes import Component
 from tests.system.conftest import running_stack
-from tests.system.organization import Organization
+from tests.system.organization import Organization, pause_after_key_creation
 from tests.system.scenarios import (
+    ROTATION_TASK,
     assert_dry_run_changes_nothing,
     assert_enforce_run_rotates_each_account_once_across_a_denied_role,
+    assert_rotated_once,
+    map_index_of,
 )
 from tests.system.services import postgres_database, redis_broker
 from tests.system.stack import AirflowApi, AirflowStack
@@ -72,3 +76,52 @@ def test_both_workers_ran_tasks(celery_airflow):
     ]
     assert hostnames, "no task instance records the host that ran it"
     assert len(workers_logging_tasks) == 2, workers_logging_tasks
+
+
+def test_killed_worker_restarted_scheduler_and_a_second_run(celery_airflow, moto_endpoint):
+    """SIGKILL the worker that holds an account's rotation between CreateAccessKey and
+    storing the key, restart the scheduler meanwhile, with a second run triggered on top:
+    Airflow notices, retries, the retry removes the undelivered key and finishes the
+    rotation, the second run waits its turn, and nobody is rotated twice."""
+    stack, api = celery_airflow
+    organization = Organization(moto_endpoint)  # fresh keys: the earlier runs rotated
+    account = organization.account_id("data-prod")
+    keys_before = organization.keys()
+
+    with pause_after_key_creation(account, "ivan") as paused:
+        first = api.trigger({})
+        second = api.trigger({})
+        assert paused.reached.wait(timeout=240), api.task_states(first)
+        assert api.dag_run(second)["state"] == "queued"  # max_active_runs=1
+        ti = _rotation_ti(api, first, account)
+        killed = _workers_running(stack, ti["pid"])
+        for worker in killed:
+            worker.kill()
+        stack.restart("scheduler")
+    for worker in killed:
+        stack.restart(worker.name)
+
+    assert api.wait_for_run(first, timeout=480) == "success", api.task_states(first)
+    assert api.dag_run(second)["state"] in {"queued", "running", "success"}
+    assert api.wait_for_run(second, timeout=300) == "success", api.task_states(second)
+    assert _rotation_ti(api, first, account)["try_number"] >= 2
+    assert_rotated_once(
+        organization, keys_before, accounts=set(organization.seeded.accounts.values())
+    )
+
+
+def _rotation_ti(api: AirflowApi, run_id: str, account_id: str) -> dict:
+    index = map_index_of(api, run_id, account_id)
+    return next(
+        ti
+        for ti in api.task_instances(run_id)
+        if ti["task_id"] == ROTATION_TASK and ti["map_index"] == index
+    )
+
+
+def _workers_running(stack: AirflowStack, pid: int | None) -> list[Component]:
+    """The Celery worker whose processes include the task's; every worker when the task
+    does not say its pid."""
+    workers = [c for n, c in stack.components.items() if n.startswith("celery-worker")]
+    holding = [w for w in workers if pid and pid in w.descendant_pids()]
+    return holding or workers
