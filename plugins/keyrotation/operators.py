@@ -22,7 +22,13 @@ from keyrotation.compat import AirflowException, AirflowFailException, Context, 
 from keyrotation.console_links import iam_users_console_url
 from keyrotation.hooks import KeyRotationHook
 from keyrotation.notification import build_transport, load_template_source, send_notifications
-from keyrotation.results import Account, ActionRecord, failed_records, format_summary_table
+from keyrotation.results import (
+    Account,
+    ActionRecord,
+    Outcome,
+    failed_records,
+    format_summary_table,
+)
 from keyrotation.rotation import rotate_account
 from keyrotation.run_options import RunConfError, RunOptions, evaluation_time
 from keyrotation.settings import VARIABLE_NAME, RotationSettings, SettingsError, settings_from_json
@@ -113,6 +119,21 @@ class ListAccountsOperator(_KeyRotationOperator):
             "\n".join(f"  {a.id}  {a.name}  <{a.email}>" for a in accounts) or "  (none)",
         )
         return [account.to_dict() for account in accounts]
+
+
+def is_backfill(context: Context) -> bool:
+    run_type = getattr(context.get("dag_run"), "run_type", "") or ""
+    return str(getattr(run_type, "value", run_type)).lower().endswith("backfill")
+
+
+def changes_made(records: Sequence[ActionRecord]) -> list[ActionRecord]:
+    """The records of changes made or attempted: what a backfill run emails about.
+
+    Every run of a backfill sees the same pending warnings (and, dry, the same would-be
+    changes); emailing them from each run would tell owners the same thing once per day
+    of the backfill. A change happens once, so its email is sent once.
+    """
+    return [r for r in records if r.outcome in (Outcome.DONE.value, Outcome.FAILED.value)]
 
 
 def _limit_to(accounts: list[Account], wanted: Sequence[str]) -> list[Account]:
@@ -235,6 +256,13 @@ class SendNotificationsOperator(_KeyRotationOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         settings, options = self.load_run(context)
         accounts, records, failures = self._collect_results(context)
+        if is_backfill(context):
+            records = changes_made(records)
+            self.log.info(
+                "Backfill run: emails report only the %d change(s) this run made or failed "
+                "(no warnings or audit reports, which every run of the backfill would repeat)",
+                len(records),
+            )
         report = send_notifications(
             accounts=accounts,
             records=records,

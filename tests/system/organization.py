@@ -68,10 +68,11 @@ def moto_server() -> Iterator[str]:
 class Organization:
     """A freshly seeded demo organisation on the moto server at ``endpoint``."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, *, now: datetime | None = None) -> None:
+        """Reset moto and seed; key ages count back from ``now`` (default: the clock)."""
         self.endpoint = endpoint
         httpx.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-        self.seeded_at = datetime.now(UTC)
+        self.seeded_at = now or datetime.now(UTC)
         self.seeded: SeededOrganization = seed_organization(
             boto3_clients(endpoint),
             assume_into(endpoint),
