@@ -216,7 +216,8 @@ def _standalone(env: dict[str, str], output: Path, ports: dict[str, int], *, dry
         Component(name, (name,), logs / f"{name}.log")
         for name in ("api-server", "scheduler", "dag-processor", "triggerer")
     ]
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Also for SIGINT: a shell that starts the demo in the background ignores it.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for component in components:
             component.start(env)
@@ -252,7 +253,8 @@ def _standalone(env: dict[str, str], output: Path, ports: dict[str, int], *, dry
         return 1
     finally:
         stop_all(components, grace=6)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -14,7 +14,7 @@ def _record(action: str, outcome: Outcome) -> ActionRecord:
     return ActionRecord(
         account_id="111122223333",
         user_name="bob",
-        access_key_id="AKIAEXAMPLEKEY000001",
+        access_key_id="example-key-id",
         action=action,
         reason="KEY_EXPIRED",
         due=None,
