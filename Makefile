@@ -11,16 +11,18 @@ MWAA_VERSIONS := 2.10.3 2.11.2 3.0.6 3.3.1
 MATRIX_TESTS := tests/dags tests/deploy/test_mwaa_package.py tests/deploy/test_mwaa_bundle_loads.py \
 	tests/keyrotation/notification/test_notification_smtp.py tests/keyrotation/test_compat.py
 
-.PHONY: help install test test-matrix lint format typecheck demo demo-dry-run up bench \
-	mwaa-package clean
+.PHONY: help install test test-matrix test-system lint format typecheck demo demo-dry-run \
+	up bench mwaa-package clean
 
 help:
 	@echo "make demo              run the DAG end to end against a local moto organisation"
 	@echo "make demo-dry-run      the same run in audit (dry run) mode"
-	@echo "make up                Airflow standalone (UI on :8080) against the demo organisation"
+	@echo "make up                Airflow (UI on 127.0.0.1:8080) against the demo organisation, dry runs"
+	@echo "                       (ENFORCE=1: runs rotate keys; API_PORT=8081: another port)"
 	@echo "make test              lint, type check and the whole test suite (Airflow 3.3.2)"
 	@echo "make test AIRFLOW=<v>  the DAG and end-to-end suites on one MWAA version: $(MWAA_VERSIONS)"
 	@echo "make test-matrix       the same on every MWAA version (builds .venv-<version>)"
+	@echo "make test-system       real Airflow (API server, scheduler, Celery workers) against moto"
 	@echo "make lint              ruff check and ruff format --check"
 	@echo "make format            ruff format and ruff check --fix"
 	@echo "make typecheck         mypy over the package"
@@ -52,7 +54,7 @@ typecheck: install
 
 ifeq ($(filter-out 3.3.2,$(AIRFLOW)),)
 test: lint typecheck
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not system"
 else
 test: test-airflow-$(AIRFLOW)
 endif
@@ -64,6 +66,10 @@ test-airflow-%:
 	requirements/venv $*
 	.venv-$*/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_TESTS)
 
+# Airflow's own processes on 127.0.0.1; the Celery stage needs PostgreSQL and Redis there.
+test-system: install
+	$(BIN)/python -m pytest tests/system -m system -p no:randomly
+
 mwaa-package: install
 	$(BIN)/python -m deploy.mwaa.package $(if $(MWAA_VERSION),--mwaa-version $(MWAA_VERSION))
 
@@ -74,7 +80,7 @@ demo-dry-run: install
 	$(BIN)/python -m deploy.demo.run --dry-run
 
 up: install
-	$(BIN)/python -m deploy.demo.run --standalone
+	$(BIN)/python -m deploy.demo.run --standalone $(if $(ENFORCE),--enforce) $(if $(API_PORT),--api-port $(API_PORT))
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.run

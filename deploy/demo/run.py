@@ -2,7 +2,8 @@
 
     python -m deploy.demo.run               # enforce mode: keys are rotated
     python -m deploy.demo.run --dry-run     # audit mode: nothing changes
-    python -m deploy.demo.run --standalone  # Airflow standalone (UI) against the demo
+    python -m deploy.demo.run --standalone  # Airflow (UI, scheduler) against the demo, dry
+    python -m deploy.demo.run --standalone --enforce  # ... whose runs rotate keys
 
 The moto server runs in this process (so the demo can set key ages and read the sent
 emails back); Airflow runs as its own processes with SQLite as its metadata database and
@@ -16,11 +17,13 @@ import email
 import json
 import logging
 import os
+import secrets
 import shutil
-import socket
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
@@ -42,6 +45,7 @@ from deploy.demo.organization import (
     seed_organization,
     verify_sender,
 )
+from deploy.demo.processes import Component, free_port, port_is_free, stop_all
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "iam_access_key_rotation"
@@ -57,9 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="run in audit mode")
     parser.add_argument("--standalone", action="store_true", help="start the Airflow UI")
+    parser.add_argument(
+        "--enforce",
+        action="store_true",
+        help="with --standalone: the Variable lets runs rotate keys (default: every run dry)",
+    )
+    parser.add_argument(
+        "--api-port", type=int, default=8080, help="with --standalone: UI and REST API port"
+    )
     parser.add_argument("--output", type=Path, default=REPO / "demo-output")
     parser.add_argument("--port", type=int, default=0, help="moto server port (0: any free)")
     args = parser.parse_args(argv)
+    if args.enforce and not args.standalone:
+        parser.error("--enforce goes with --standalone (the demo run enforces unless --dry-run)")
+    ports = _standalone_ports(args.api_port) if args.standalone else {}
 
     output: Path = args.output.resolve()
     if output.exists():
@@ -67,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     (output / "emails").mkdir(parents=True)
     os.environ.update(FAKE_CREDENTIALS)
 
-    port = args.port or _free_port()
+    port = args.port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -81,10 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             verify_sender(boto3_clients(endpoint))
             _print_organization(seeded)
-            env = _airflow_environment(output, endpoint)
+            dry_variable = args.standalone and not args.enforce
+            env = _airflow_environment(output, endpoint, dry_run=dry_variable)
+            if args.standalone:
+                env.update(standalone_environment(ports))
             _prepare_airflow(env)
             if args.standalone:
-                return _standalone(env)
+                return _standalone(env, output, ports, dry_run=dry_variable)
             code = _run_dag(env, output, dry_run=args.dry_run)
             _print_results(output, seeded, dry_run=args.dry_run)
             return code
@@ -92,15 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _airflow_environment(output: Path, endpoint: str) -> dict[str, str]:
+def _airflow_environment(output: Path, endpoint: str, *, dry_run: bool) -> dict[str, str]:
     settings = {
-        "dry_run": False,
+        "dry_run": dry_run,
         "member_role_name": MEMBER_ROLE_NAME,
         "exemption_group": EXEMPTION_GROUP,
         "owner_tag": "owner",
@@ -159,18 +171,118 @@ def _run_dag(env: dict[str, str], output: Path, *, dry_run: bool) -> int:
     return code
 
 
-def _standalone(env: dict[str, str]) -> int:
-    print(
-        "\nStarting Airflow standalone: open http://localhost:8080, find the DAG "
-        f"{DAG_ID}, and trigger it (the form has dry_run, force_rotate, accounts).\n"
-        "Ctrl-C stops Airflow and the moto server."
-    )
+def _standalone_ports(api_port: int) -> dict[str, int]:
+    """The API server's port (checked: fail loudly if taken) and free log-server ports."""
+    api_port = api_port or free_port()
+    if not port_is_free(api_port):
+        raise SystemExit(
+            f"Port {api_port} is already in use (another Airflow?): stop what listens there "
+            f"or choose another port, e.g. `make up API_PORT=8081`."
+        )
+    ports = {"api": api_port, "worker_logs": free_port(), "trigger_logs": free_port()}
+    if len(set(ports.values())) != len(ports):  # pragma: no cover - the OS hands out distinct
+        raise SystemExit(f"Could not find distinct free ports: {ports}")
+    return ports
+
+
+def standalone_environment(ports: dict[str, int]) -> dict[str, str]:
+    """Airflow's settings for its components as separate processes on 127.0.0.1."""
+    from cryptography.fernet import Fernet
+
+    api = f"http://127.0.0.1:{ports['api']}"
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        # No login, so the UI listens on this machine only.
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(ports["api"]),
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
+    }
+
+
+def _standalone(env: dict[str, str], output: Path, ports: dict[str, int], *, dry_run: bool) -> int:
+    """Run api-server, scheduler, dag-processor and triggerer until Ctrl-C (or SIGTERM),
+    then stop every process they started, each component by its process group."""
+    api = f"http://127.0.0.1:{ports['api']}"
+    logs = output / "airflow"
+    components = [
+        Component(name, (name,), logs / f"{name}.log")
+        for name in ("api-server", "scheduler", "dag-processor", "triggerer")
+    ]
+    # Also for SIGINT: a shell that starts the demo in the background ignores it.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.run(
-            [str(Path(sys.executable).with_name("airflow")), "standalone"], env=env
-        ).returncode
+        for component in components:
+            component.start(env)
+        print(f"\nStarting Airflow (logs: {logs}/<component>.log) ...", flush=True)
+        _wait_until_serving(api, components)
+        mode = (
+            "ENFORCE: the Variable says dry_run false, runs rotate keys unless the "
+            "trigger form ticks dry_run."
+            if not dry_run
+            else "DRY: the Variable says dry_run true, so every run, triggered or scheduled, "
+            "only reports what it would change. `make up ENFORCE=1` starts a demo whose "
+            "runs rotate keys."
+        )
+        print(
+            f"\nAirflow is ready: open {api} (DAG {DAG_ID}).\n"
+            "Login: none. The demo runs the simple auth manager with "
+            "simple_auth_manager_all_admins, so every visitor is an admin without a "
+            "password; the UI listens on 127.0.0.1 only.\n"
+            f"REST API: curl -s {api}/auth/token gives a JWT for "
+            f"`Authorization: Bearer <token>` on {api}/api/v2/...\n"
+            f"Runs: {mode}\n"
+            "Ctrl-C stops Airflow and the moto server.",
+            flush=True,
+        )
+        while True:
+            _check_running(components)
+            time.sleep(1)
     except KeyboardInterrupt:
+        print("\nStopping Airflow ...", flush=True)
         return 0
+    except RuntimeError as error:
+        print(f"\n{error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stop_all(components, grace=6)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _check_running(components: list[Component]) -> None:
+    for component in components:
+        if not component.running:
+            raise RuntimeError(
+                f"Airflow's {component.name} exited; the end of {component.log}:\n"
+                f"{component.tail(40)}"
+            )
+
+
+def _wait_until_serving(api: str, components: list[Component], timeout: float = 240) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _check_running(components)
+        try:
+            if httpx.get(f"{api}/api/v2/monitor/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"Airflow's API server did not answer on {api} within {timeout:.0f}s")
 
 
 def _print_organization(seeded: SeededOrganization) -> None:

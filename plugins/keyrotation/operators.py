@@ -17,10 +17,18 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from keyrotation.aws.inventory import list_organization_accounts
+from keyrotation.aws.sessions import AccountAccessError
 from keyrotation.compat import AirflowException, AirflowFailException, Context, read_variable
+from keyrotation.console_links import iam_users_console_url
 from keyrotation.hooks import KeyRotationHook
 from keyrotation.notification import build_transport, load_template_source, send_notifications
-from keyrotation.results import Account, ActionRecord, failed_records, format_summary_table
+from keyrotation.results import (
+    Account,
+    ActionRecord,
+    Outcome,
+    failed_records,
+    format_summary_table,
+)
 from keyrotation.rotation import rotate_account
 from keyrotation.run_options import RunConfError, RunOptions, evaluation_time
 from keyrotation.settings import VARIABLE_NAME, RotationSettings, SettingsError, settings_from_json
@@ -38,11 +46,24 @@ ACCOUNT_ERROR_KEY = "account_error"
 
 
 class IamUsersConsoleLink(BaseAwsLink):
-    """The IAM users page of the task's account in the AWS console."""
+    """The IAM users page of the task's account in the AWS console: through the IAM
+    Identity Center portal when ``sso_start_url`` is set, else by switching role."""
 
     name = "IAM users (AWS console)"
     key = "iam_users_console"
-    format_str = "https://{account_id}.signin.{aws_domain}/console/iam?region={region_name}"
+    format_str = ""
+
+    def format_link(self, **kwargs: Any) -> str:
+        if not kwargs.get("account_id") or not kwargs.get("aws_domain"):
+            return ""
+        return iam_users_console_url(
+            account_id=kwargs["account_id"],
+            account_name=kwargs.get("account_name", ""),
+            role_name=kwargs.get("role_name", ""),
+            aws_domain=kwargs["aws_domain"],
+            sso_start_url=kwargs.get("sso_start_url", ""),
+            sso_permission_set=kwargs.get("sso_permission_set", ""),
+        )
 
 
 class _KeyRotationOperator(AwsBaseOperator[KeyRotationHook]):
@@ -100,6 +121,21 @@ class ListAccountsOperator(_KeyRotationOperator):
         return [account.to_dict() for account in accounts]
 
 
+def is_backfill(context: Context) -> bool:
+    run_type = getattr(context.get("dag_run"), "run_type", "") or ""
+    return str(getattr(run_type, "value", run_type)).lower().endswith("backfill")
+
+
+def changes_made(records: Sequence[ActionRecord]) -> list[ActionRecord]:
+    """The records of changes made or attempted: what a backfill run emails about.
+
+    Every run of a backfill sees the same pending warnings (and, dry, the same would-be
+    changes); emailing them from each run would tell owners the same thing once per day
+    of the backfill. A change happens once, so its email is sent once.
+    """
+    return [r for r in records if r.outcome in (Outcome.DONE.value, Outcome.FAILED.value)]
+
+
 def _limit_to(accounts: list[Account], wanted: Sequence[str]) -> list[Account]:
     if not wanted:
         return accounts
@@ -143,6 +179,10 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
             region_name=sessions.region_name,
             aws_partition=sessions.partition,
             account_id=account.id,
+            account_name=account.name,
+            role_name=settings.member_role_name,
+            sso_start_url=settings.sso_start_url,
+            sso_permission_set=settings.sso_permission_set,
         )
         try:
             report = rotate_account(
@@ -153,6 +193,13 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
                 dry_run=self.is_dry_run(options),
                 force_rotate=options.force_rotate,
             )
+        except AccountAccessError as error:
+            self._record_account_error(context, account, str(error))
+            if error.denied:
+                # Retrying cannot deploy a role: fail now, so the admin summary goes out
+                # without waiting out the retries; clear the task once the role is there.
+                raise AirflowFailException(str(error)) from None
+            raise
         except Exception as error:
             self._record_account_error(context, account, str(error))
             raise
@@ -209,6 +256,13 @@ class SendNotificationsOperator(_KeyRotationOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         settings, options = self.load_run(context)
         accounts, records, failures = self._collect_results(context)
+        if is_backfill(context):
+            records = changes_made(records)
+            self.log.info(
+                "Backfill run: emails report only the %d change(s) this run made or failed "
+                "(no warnings or audit reports, which every run of the backfill would repeat)",
+                len(records),
+            )
         report = send_notifications(
             accounts=accounts,
             records=records,

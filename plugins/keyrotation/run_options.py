@@ -21,23 +21,25 @@ _FORCE_ENTRY = r"^([0-9]{12}:)?[A-Za-z0-9+=,.@_-]{1,64}$"
 
 #: JSON schemas of the run params, shared by the DAG's trigger form and by the
 #: validation the tasks repeat on the run's conf (a run triggered through the API or
-#: CLI may skip the form).
+#: CLI may skip the form). Each type admits null: an empty field is valid (it means
+#: "not dry by this param", "nobody forced", "every account"), and the form marks a
+#: field required unless its type admits null.
 RUN_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "dry_run": {
-        "type": "boolean",
+        "type": ["boolean", "null"],
         "title": "Dry run (audit mode)",
         "description": "Report what would change and change nothing. The run is dry when "
         "this is on or when the dry_run setting of the Variable is true.",
     },
     "force_rotate": {
-        "type": "array",
+        "type": ["array", "null"],
         "items": {"type": "string", "pattern": _FORCE_ENTRY},
         "title": "Force rotation of users",
         "description": "IAM user names whose Active key is rotated now, whatever its age. "
         "Write 123456789012:alice to act in one account only.",
     },
     "accounts": {
-        "type": "array",
+        "type": ["array", "null"],
         "items": {"type": "string", "pattern": _ACCOUNT_ID},
         "title": "Limit this run to accounts",
         "description": "Account ids to process in this run; empty means every account "

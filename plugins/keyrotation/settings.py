@@ -26,6 +26,7 @@ _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,64}$")
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 # IAM and Organizations tag keys: 1 to 128 letters, digits, spaces and _.:/=+-@
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+_START_URL = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?$")
 _TRANSPORTS = ("ses", "smtp")
 
 
@@ -65,6 +66,8 @@ class RotationSettings:
     email_templates: str = ""
     email_transport: str = "ses"
     smtp_conn_id: str = "smtp_default"
+    sso_start_url: str = ""
+    sso_permission_set: str = ""
     policy: PolicySettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -159,6 +162,20 @@ class RotationSettings:
             )
         if not self.aws_conn_id:
             raise SettingsError("aws_conn_id must not be empty")
+        if self.sso_start_url and not _START_URL.match(self.sso_start_url):
+            raise SettingsError(
+                f"sso_start_url must be the https:// URL of an IAM Identity Center access "
+                f"portal, got {self.sso_start_url!r}"
+            )
+        if self.sso_permission_set and not _IAM_NAME.match(self.sso_permission_set):
+            raise SettingsError(
+                f"sso_permission_set {self.sso_permission_set!r} is not a permission set name"
+            )
+        if bool(self.sso_start_url) != bool(self.sso_permission_set):
+            raise SettingsError(
+                "sso_start_url and sso_permission_set go together: the console link opens "
+                "an account through the portal with that permission set"
+            )
 
 
 def _convert(name: str, value: Any, annotation: Any) -> Any:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from keyrotation.run_options import RunConfError, RunOptions, evaluation_time
+from keyrotation.run_options import RUN_PARAM_SCHEMAS, RunConfError, RunOptions, evaluation_time
 
 RUN_AFTER = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 INTERVAL_END = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
@@ -64,3 +64,14 @@ def test_evaluation_time_is_utc():
 def test_a_run_without_any_time_is_an_error():
     with pytest.raises(RunConfError):
         evaluation_time({"dag_run": SimpleNamespace(run_type="manual", run_after=None)})
+
+
+def test_every_param_accepts_an_empty_value_so_the_form_does_not_require_it():
+    from keyrotation.compat import Param
+
+    for name, schema in RUN_PARAM_SCHEMAS.items():
+        assert "null" in schema["type"], name
+        assert Param(None, **schema).resolve() is None
+    assert RunOptions.from_conf({"dry_run": None, "force_rotate": None, "accounts": None}) == (
+        RunOptions()
+    )

@@ -76,10 +76,14 @@ def _error_message(error: ClientError) -> str:
 class AccountAccessError(RuntimeError):
     """A role in an account cannot be assumed; the message says what to fix."""
 
-    def __init__(self, message: str, *, account_id: str = "", role_arn: str = "") -> None:
+    def __init__(
+        self, message: str, *, account_id: str = "", role_arn: str = "", denied: bool = False
+    ) -> None:
         super().__init__(message)
         self.account_id = account_id
         self.role_arn = role_arn
+        #: AWS refused the role (missing or not trusting us): retrying cannot help.
+        self.denied = denied
 
     @classmethod
     def from_client_error(
@@ -98,7 +102,7 @@ class AccountAccessError(RuntimeError):
                 f"service-managed StackSet does not reach the organisation's management "
                 f"account: deploy the template there as a plain stack)."
             )
-        return cls(problem, account_id=account_id, role_arn=role_arn)
+        return cls(problem, account_id=account_id, role_arn=role_arn, denied=code in _DENIED)
 
 
 class _FixedCredentialProvider(CredentialProvider):

@@ -133,3 +133,4 @@ def test_access_denied_on_assume_role_says_what_to_deploy_where(sessions, member
     assert "deploy/cloudformation/member-role.yaml" in message
     assert "StackSet" in message
     assert raised.value.account_id == account.id
+    assert raised.value.denied  # the rotation task fails without retries

@@ -1,0 +1,127 @@
+"""The trigger form, the grid and a task log in a real browser (Debian's chromium driven
+by Playwright), against the LocalExecutor stack. Screenshots land in docs/."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.system.conftest import running_stack
+from tests.system.organization import Organization
+from tests.system.scenarios import ROTATION_TASK
+from tests.system.stack import ADMIN_USER, DAG_ID, REPO, AirflowApi, AirflowStack, wait_for
+
+pytestmark = pytest.mark.system
+
+CHROMIUM = Path("/usr/bin/chromium")
+DOCS = REPO / "docs"
+FIELDS = {
+    "dry_run": "Dry run (audit mode)",
+    "force_rotate": "Force rotation of users",
+    "accounts": "Limit this run to accounts",
+}
+
+
+@pytest.fixture(scope="module")
+def organization(moto_endpoint: str) -> Organization:
+    return Organization(moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def airflow(request, tmp_path_factory, organization) -> Iterator[tuple[AirflowStack, AirflowApi]]:
+    home = tmp_path_factory.mktemp("airflow-browser")
+    with running_stack(
+        request,
+        home,
+        executor="LocalExecutor",
+        database_url=f"sqlite:///{home}/airflow.db",
+        organization=organization,
+    ) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def page(airflow, tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        except BaseException:
+            page.screenshot(path=str(tmp_path_factory.getbasetemp() / "browser-failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
+def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page):
+    stack, api = airflow
+    page.goto(f"{stack.api_url}/dags/{DAG_ID}")
+    page.get_by_label("Username").fill(ADMIN_USER)
+    page.get_by_label("Password").fill(stack.password)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Trigger").first.click()
+
+    form = page.get_by_role("dialog")
+    for title in FIELDS.values():
+        form.get_by_text(title, exact=True).wait_for()
+    text = form.inner_text()
+    assert "Report what would change and change nothing" in text
+    assert "Write 123456789012:alice to act in one account only" in text
+    assert "empty means every account of the inventory" in text
+    labels = [label.strip() for label in form.locator("label").all_inner_texts()]
+    for title in FIELDS.values():
+        assert title in labels, labels  # no required-field asterisk after the title
+    form.locator("label").filter(has=page.locator("input[name='element_dry_run']")).click()
+    assert page.locator("input[name='element_dry_run']").is_checked()
+    keys_before = organization.keys()
+    form.get_by_role("button", name="Trigger").click()
+
+    run = wait_for("the triggered run", lambda: _manual_run(api), timeout=60)
+    assert run["conf"]["dry_run"] is True
+    assert api.wait_for_run(run["dag_run_id"]) == "success"
+    assert organization.keys() == keys_before
+
+    mapped = f"{stack.api_url}/dags/{DAG_ID}/runs/{run['dag_run_id']}/tasks/{ROTATION_TASK}"
+    page.goto(f"{mapped}/mapped")
+    for account_id, name in organization.active_accounts.items():
+        page.get_by_text(f"{account_id} {name}").first.wait_for()
+    _settle(page)
+    page.screenshot(path=str(DOCS / "ui-mapped-tasks-by-account.png"))
+
+    payments = organization.account_id("payments-prod")
+    index = next(
+        ti["map_index"]
+        for ti in api.task_instances(run["dag_run_id"])
+        if (ti["rendered_map_index"] or "").startswith(payments)
+    )
+    page.goto(f"{mapped}/mapped/{index}")
+    page.get_by_text("Summary for").first.wait_for()
+    _settle(page)
+    page.screenshot(path=str(DOCS / "ui-task-log.png"))
+
+    page.get_by_role("link", name="Details", exact=True).click()
+    link = page.get_by_role("link", name="IAM users (AWS console)")
+    href = link.get_attribute("href") or ""
+    assert href.startswith("https://signin.aws.amazon.com/switchrole?"), href
+    assert f"account={payments}" in href
+
+
+def _manual_run(api: AirflowApi) -> dict | None:
+    runs = [r for r in api.dag_runs() if r["run_type"] == "manual"]
+    return runs[-1] if runs else None
+
+
+def _settle(page) -> None:
+    page.wait_for_load_state("networkidle")
+    time.sleep(1)  # the grid animates its bars in
