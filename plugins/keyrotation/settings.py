@@ -25,6 +25,7 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,64}$")
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 _TRANSPORTS = ("ses", "smtp")
+_SCAN_MODES = ("auto", "credential_report", "per_user")
 
 
 class SettingsError(ValueError):
@@ -58,6 +59,9 @@ class RotationSettings:
     email_templates: str = ""
     email_transport: str = "ses"
     smtp_conn_id: str = "smtp_default"
+    #: auto (credential report, per-user scan when it cannot be had), credential_report
+    #: or per_user.
+    scan_mode: str = "auto"
     policy: PolicySettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +145,10 @@ class RotationSettings:
             raise SettingsError(
                 f"email_transport must be one of {', '.join(_TRANSPORTS)}, "
                 f"got {self.email_transport!r}"
+            )
+        if self.scan_mode not in _SCAN_MODES:
+            raise SettingsError(
+                f"scan_mode must be one of {', '.join(_SCAN_MODES)}, got {self.scan_mode!r}"
             )
         if not self.aws_conn_id:
             raise SettingsError("aws_conn_id must not be empty")
