@@ -12,7 +12,7 @@ help:
 	@echo "make demo-dry-run  the same run in audit (dry run) mode"
 	@echo "make up            Airflow standalone (UI on :8080) against the demo organisation"
 	@echo "make test          lint and the whole test suite"
-	@echo "make bench         benchmarks that print planning and scan throughput"
+	@echo "make bench         benchmarks: planning throughput; AWS calls of both scans (A=20 U=500)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,11 @@ demo-dry-run: install
 up: install
 	$(BIN)/python -m deploy.demo.run --standalone
 
+A ?= 20
+U ?= 500
 bench: install
 	$(BIN)/python -m tests.benchmarks.run
+	$(BIN)/python -m tests.benchmarks.scan --accounts $(A) --users $(U)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .mypy_cache

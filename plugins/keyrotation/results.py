@@ -12,7 +12,15 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Account", "ActionRecord", "Outcome", "failed_records", "format_summary_table"]
+__all__ = [
+    "Account",
+    "ActionRecord",
+    "Outcome",
+    "accounts_of",
+    "failed_records",
+    "format_summary_table",
+    "mapped_items",
+]
 
 
 class Outcome(enum.StrEnum):
@@ -108,3 +116,30 @@ def format_summary_table(records: Iterable[ActionRecord]) -> str:
         for row in (_SUMMARY_COLUMNS, tuple("-" * w for w in widths), *rows)
     ]
     return "\n".join(lines)
+
+
+def mapped_items(accounts: list[Account], limit: int) -> list[dict[str, Any]]:
+    """What ``list_accounts`` returns to map over: one item per account while they are at
+    most ``limit`` (Airflow's ``core.max_map_length``), else at most ``limit`` batches of
+    consecutive accounts, each named by its range."""
+    if len(accounts) <= limit:
+        return [account.to_dict() for account in accounts]
+    size = -(-len(accounts) // limit)  # ceiling
+    batches = []
+    for start in range(0, len(accounts), size):
+        chunk = accounts[start : start + size]
+        batches.append(
+            {
+                "label": f"{chunk[0].id}..{chunk[-1].id} ({len(chunk)} account"
+                + ("s)" if len(chunk) > 1 else ")"),
+                "accounts": [account.to_dict() for account in chunk],
+            }
+        )
+    return batches
+
+
+def accounts_of(item: Mapping[str, Any]) -> list[Account]:
+    """The accounts of one mapped item, whichever shape ``mapped_items`` gave it."""
+    if "accounts" in item:
+        return [Account.from_dict(account) for account in item["accounts"]]
+    return [Account.from_dict(item)]
