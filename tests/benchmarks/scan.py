@@ -58,7 +58,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def seed(accounts: int, users: int, now: datetime) -> tuple[list[str], dict[str, int]]:
+def seed(
+    accounts: int, users: int, now: datetime, *, single_key_due: bool = False
+) -> tuple[list[str], dict[str, int]]:
     """Create the users; returns the account ids and how many users of each kind."""
     import boto3
 
@@ -82,10 +84,11 @@ def seed(accounts: int, users: int, now: datetime) -> tuple[list[str], dict[str,
         iam.create_group(GroupName=EXEMPTION_GROUP)
         for index in range(users):
             draw = rng.random()
+            due, near = (DUE[:1], NEAR[:1]) if single_key_due else (DUE, NEAR)
             if draw < 0.05:
-                kind, keys = "due", DUE[index % len(DUE)]
+                kind, keys = "due", due[index % len(due)]
             elif draw < 0.10:
-                kind, keys = "near", NEAR[index % len(NEAR)]
+                kind, keys = "near", near[index % len(near)]
             else:
                 kind, keys = "quiet", QUIET[index % len(QUIET)]
             name = f"{kind}-{index:05d}"
@@ -143,6 +146,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--users", type=int, default=500, help="users per account")
+    parser.add_argument(
+        "--single-key-due",
+        action="store_true",
+        help="due and near users hold one key (an expired or an expiring one), "
+        "the rest keep every state",
+    )
     args = parser.parse_args()
 
     from moto.server import ThreadedMotoServer
@@ -160,7 +169,9 @@ def main() -> int:
     try:
         now = datetime.now(UTC)
         start = time.perf_counter()
-        account_ids, kinds = seed(args.accounts, args.users, now)
+        account_ids, kinds = seed(
+            args.accounts, args.users, now, single_key_due=args.single_key_due
+        )
         print(
             f"seeded {args.accounts} accounts x {args.users} users on a moto server at "
             f"127.0.0.1:{port} in {time.perf_counter() - start:.0f} s: "

@@ -5,12 +5,12 @@ active, when it was created and when it was last used, but not the key ids, and 
 be up to four hours old: IAM builds at most one report per four hours and serves that
 one until then. It is therefore used to choose whom to read live, never to decide.
 
-Report age. ``GeneratedTime`` is trusted when it is plausible: not in the future (beyond
-a small clock skew) and, once a generation was asked for, not older than the four hours
-IAM allows. When a freshly generated report carries an implausible time (an emulator
-may stamp a fixed date), its age is taken from IAM's contract instead: the time since
-this scan asked for the generation, or four hours when IAM answered that a recent report
-already existed.
+Report age. GenerateCredentialReport answers COMPLETE when a report up to four hours
+old exists, which is then used as is, and otherwise starts a new one, awaited for at
+most ``MAX_WAIT``. ``GeneratedTime`` is trusted when that answer allows it: not in the
+future (beyond a small clock skew), not older than four hours after COMPLETE, not older
+than the request after STARTED. Otherwise (an emulator may stamp a fixed date) the age is
+the most the answer allows: four hours, or the time since the request.
 """
 
 from __future__ import annotations
@@ -121,24 +121,16 @@ def fetch_credential_report(
 def _fetch(
     iam: BaseClient, clock: Clock, sleep: Callable[[float], None], max_wait: timedelta
 ) -> CredentialReport:
-    existing = _get(iam)
-    if existing is not None:
-        generated = _utc(existing["GeneratedTime"])
-        age = clock() - generated
-        if -CLOCK_SKEW <= age <= MAX_REPORT_AGE:
-            return _report(existing, generated, max(age, timedelta(0)))
-        logger.info(
-            "Credential report generated at %s is %s: generating a new one",
-            generated.isoformat(),
-            "from the future" if age < timedelta(0) else "older than 4 hours",
-        )
+    # GenerateCredentialReport first: IAM answers COMPLETE when a report up to 4 hours
+    # old exists (served as is), and starts a new one otherwise. A daily run so makes two
+    # calls where reading first would make three.
     asked = clock()
     state = _generate(iam, sleep)
     deadline = asked + max_wait
     delay = 1.0
     while True:
         answer = _get(iam)
-        if answer is not None:
+        if isinstance(answer, dict):
             break
         left = (deadline - clock()).total_seconds()
         if left <= 0:
@@ -147,30 +139,38 @@ def _fetch(
             )
         sleep(min(delay, left))
         delay = min(delay * 2, 10.0)
+        if answer != "ReportInProgress":  # expired or gone since IAM answered: again
+            state = _generate(iam, sleep)
     generated = _utc(answer["GeneratedTime"])
     now = clock()
     # COMPLETE at once: IAM served a report it had, up to 4 hours old; otherwise the
     # report was built after we asked.
     bound = MAX_REPORT_AGE if state == "COMPLETE" else now - asked
     age = now - generated
-    if not (-CLOCK_SKEW <= age <= MAX_REPORT_AGE):
+    if not (-CLOCK_SKEW <= age <= bound + CLOCK_SKEW):
         logger.info(
-            "Credential report GeneratedTime %s is implausible for a report just generated; "
-            "taking its age as %s, the most IAM's answer allows",
+            "Credential report GeneratedTime %s is implausible after GenerateCredentialReport "
+            "answered %s; taking its age as %s, the most that answer allows",
             generated.isoformat(),
-            bound,
+            state,
+            _whole_seconds(bound),
         )
         age = bound
     return _report(answer, generated, max(age, timedelta(0)))
 
 
-def _get(iam: BaseClient) -> dict[str, Any] | None:
-    """The report, or None when there is none (yet) to read."""
+def _whole_seconds(duration: timedelta) -> timedelta:
+    return timedelta(seconds=round(duration.total_seconds()))
+
+
+def _get(iam: BaseClient) -> dict[str, Any] | str:
+    """The report, or the error code saying there is none (yet) to read."""
     try:
         return dict(iam.get_credential_report())
     except ClientError as error:
-        if error_code(error) in ("ReportInProgress", "ReportNotPresent", "ReportExpired"):
-            return None
+        code = error_code(error)
+        if code in ("ReportInProgress", "ReportNotPresent", "ReportExpired"):
+            return code
         raise
 
 

@@ -101,6 +101,8 @@ def _fetch(iam, clock: FakeClock, **kwargs):
 
 def test_a_report_up_to_four_hours_old_is_used_as_is(stubbed, clock):
     iam, stub = stubbed
+    # COMPLETE: IAM has a report less than 4 hours old and serves it, with its real age.
+    stub.add_response("generate_credential_report", {"State": "COMPLETE"})
     stub.add_response("get_credential_report", _report(NOW - timedelta(hours=3, minutes=59)))
 
     report = _fetch(iam, clock)
@@ -112,7 +114,7 @@ def test_a_report_up_to_four_hours_old_is_used_as_is(stubbed, clock):
 
 def test_an_older_report_is_regenerated_and_awaited(stubbed, clock):
     iam, stub = stubbed
-    stub.add_response("get_credential_report", _report(NOW - timedelta(hours=4, minutes=1)))
+    # STARTED: IAM's report was older than 4 hours (or absent); a new one is built.
     stub.add_response("generate_credential_report", {"State": "STARTED"})
     stub.add_client_error("get_credential_report", "ReportInProgress", http_status_code=404)
     stub.add_client_error("get_credential_report", "ReportInProgress", http_status_code=404)
@@ -127,18 +129,19 @@ def test_an_older_report_is_regenerated_and_awaited(stubbed, clock):
 
 
 @pytest.mark.parametrize("code", ["ReportNotPresent", "ReportExpired"])
-def test_a_missing_or_expired_report_is_generated(stubbed, clock, code):
+def test_a_report_gone_after_complete_is_generated_again(stubbed, clock, code):
     iam, stub = stubbed
+    stub.add_response("generate_credential_report", {"State": "COMPLETE"})
     stub.add_client_error("get_credential_report", code, http_status_code=410)
     stub.add_response("generate_credential_report", {"State": "STARTED"})
-    stub.add_response("get_credential_report", _report(NOW - timedelta(seconds=30)))
+    stub.add_response("get_credential_report", _report(NOW + timedelta(milliseconds=500)))
 
-    assert _fetch(iam, clock).age == timedelta(seconds=30)
+    assert _fetch(iam, clock).age == timedelta(milliseconds=500)
+    assert clock.sleeps == [1.0]
 
 
 def test_limit_exceeded_is_retried_then_reported(stubbed, clock):
     iam, stub = stubbed
-    stub.add_client_error("get_credential_report", "ReportNotPresent", http_status_code=410)
     for _ in range(4):
         stub.add_client_error("generate_credential_report", "LimitExceeded", http_status_code=409)
 
@@ -149,7 +152,6 @@ def test_limit_exceeded_is_retried_then_reported(stubbed, clock):
 
 def test_limit_exceeded_once_is_overcome(stubbed, clock):
     iam, stub = stubbed
-    stub.add_client_error("get_credential_report", "ReportNotPresent", http_status_code=410)
     stub.add_client_error("generate_credential_report", "LimitExceeded", http_status_code=409)
     stub.add_response("generate_credential_report", {"State": "STARTED"})
     stub.add_response("get_credential_report", _report(NOW + timedelta(seconds=2)))
@@ -159,7 +161,6 @@ def test_limit_exceeded_once_is_overcome(stubbed, clock):
 
 def test_the_wait_for_a_report_in_progress_is_bounded(stubbed, clock):
     iam, stub = stubbed
-    stub.add_client_error("get_credential_report", "ReportInProgress", http_status_code=404)
     stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
     for _ in range(7):
         stub.add_client_error("get_credential_report", "ReportInProgress", http_status_code=404)
@@ -169,29 +170,32 @@ def test_the_wait_for_a_report_in_progress_is_bounded(stubbed, clock):
     assert clock.sleeps == [1.0, 2.0, 4.0, 8.0, 10.0, 5.0]
 
 
-def test_a_report_from_the_future_is_regenerated(stubbed, clock):
+@pytest.mark.parametrize(
+    ("state", "generated", "age"),
+    [
+        # moto stamps every report 2015-02-02; one built on our request is 0 old.
+        ("STARTED", datetime(2015, 2, 2, 20, 2, 2, tzinfo=UTC), timedelta(0)),
+        ("COMPLETE", datetime(2015, 2, 2, 20, 2, 2, tzinfo=UTC), MAX_REPORT_AGE),
+        # Older than IAM allows after COMPLETE: the most that answer allows.
+        ("COMPLETE", NOW - timedelta(hours=5), MAX_REPORT_AGE),
+        # From the future, beyond a clock skew.
+        ("COMPLETE", NOW + timedelta(hours=2), MAX_REPORT_AGE),
+        ("STARTED", NOW + timedelta(hours=2), timedelta(0)),
+        # Within the clock skew: 0 old.
+        ("STARTED", NOW + timedelta(minutes=2), timedelta(0)),
+    ],
+)
+def test_an_implausible_stamp_is_aged_by_what_iam_answered(stubbed, clock, state, generated, age):
     iam, stub = stubbed
-    stub.add_response("get_credential_report", _report(NOW + timedelta(hours=2)))
-    stub.add_response("generate_credential_report", {"State": "STARTED"})
-    stub.add_response("get_credential_report", _report(NOW + timedelta(hours=2)))
+    stub.add_response("generate_credential_report", {"State": state})
+    stub.add_response("get_credential_report", _report(generated))
 
-    # Still implausible after the generation: aged by IAM's answer, i.e. built after
-    # the generation was asked for, which was a moment ago.
-    assert _fetch(iam, clock).age == timedelta(0)
-
-
-def test_an_implausible_stamp_after_complete_is_taken_as_four_hours_old(stubbed, clock):
-    iam, stub = stubbed
-    moto_stamp = datetime(2015, 2, 2, 20, 2, 2, tzinfo=UTC)
-    stub.add_response("get_credential_report", _report(moto_stamp))
-    stub.add_response("generate_credential_report", {"State": "COMPLETE"})
-    stub.add_response("get_credential_report", _report(moto_stamp))
-
-    assert _fetch(iam, clock).age == MAX_REPORT_AGE
+    assert _fetch(iam, clock).age == age
 
 
 def test_access_denied_makes_the_report_unavailable(stubbed, clock):
     iam, stub = stubbed
+    stub.add_response("generate_credential_report", {"State": "COMPLETE"})
     stub.add_client_error("get_credential_report", "AccessDenied", http_status_code=403)
 
     with pytest.raises(ReportUnavailable, match="GetCredentialReport: AccessDenied"):

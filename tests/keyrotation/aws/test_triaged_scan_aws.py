@@ -97,7 +97,10 @@ def test_calls_grow_with_what_is_due_not_with_users(members, rotate, sessions):
     assert {r.user_name: r.owner for r in report.records}["due"] == "d@example.com"
 
 
-@pytest.mark.parametrize("api", ["GetCredentialReport", "GetAccountAuthorizationDetails"])
+@pytest.mark.parametrize(
+    "api",
+    ["GenerateCredentialReport", "GetCredentialReport", "GetAccountAuthorizationDetails"],
+)
 def test_without_the_report_every_user_is_scanned_and_the_log_says_why(
     member, rotate, sessions, caplog, api
 ):
@@ -188,9 +191,20 @@ def _line(name: str, key_age_days: float) -> str:
 def test_every_page_of_users_is_read_and_only_the_due_are_read_live():
     iam = boto3.client("iam", region_name="us-east-1")
     content = "\n".join(
-        [HEADER, _line("due", 120), _line("fresh", 10), _line("exempt", 300), _line("reborn", 10)]
+        [
+            HEADER,
+            _line("due", 120),
+            _line("fresh", 10),
+            _line("exempt", 300),
+            _line("reborn", 10),
+            # Warned 83 days after creation: in 1.5 and in 2.5 hours. The report is an
+            # hour old, the slack an hour: the margin is two hours.
+            _line("soon", 83 - 1.5 / 24),
+            _line("later", 83 - 2.5 / 24),
+        ]
     )
     with Stubber(iam) as stub:
+        stub.add_response("generate_credential_report", {"State": "COMPLETE"})
         stub.add_response(
             "get_credential_report",
             {"Content": content.encode(), "GeneratedTime": NOW - timedelta(hours=1)},
@@ -212,6 +226,8 @@ def test_every_page_of_users_is_read_and_only_the_due_are_read_live():
             {
                 "UserDetailList": [
                     _detail("fresh"),
+                    _detail("soon"),
+                    _detail("later"),
                     _detail("newcomer", created=NOW - timedelta(minutes=5)),
                     # Deleted and created again since the report: its line is not its own.
                     _detail("reborn", created=NOW - timedelta(minutes=30)),
@@ -220,7 +236,7 @@ def test_every_page_of_users_is_read_and_only_the_due_are_read_live():
             },
             {"Filter": ["User"], "MaxItems": 1000, "Marker": "m2"},
         )
-        for name in ("due", "newcomer", "reborn"):
+        for name in ("due", "soon", "newcomer", "reborn"):
             stub.add_response(
                 "list_access_keys",
                 {"AccessKeyMetadata": [], "IsTruncated": False},
@@ -237,7 +253,7 @@ def test_every_page_of_users_is_read_and_only_the_due_are_read_live():
         )
         stub.assert_no_pending_responses()
 
-    assert [u.name for u in scan.users] == ["due", "newcomer", "reborn"]
+    assert [u.name for u in scan.users] == ["due", "newcomer", "reborn", "soon"]
     assert scan.exempt == ("exempt",)
-    assert scan.not_due == 1  # fresh
+    assert scan.not_due == 2  # fresh, later
     assert scan.users[0].tag("owner") == "o@example.com"
