@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints-3.11.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint format typecheck demo demo-dry-run up bench clean
+.PHONY: help install test lint format typecheck demo demo-dry-run up bench bench-airflow clean
 
 help:
 	@echo "make demo          run the DAG end to end against a local moto organisation"
@@ -13,6 +13,7 @@ help:
 	@echo "make up            Airflow standalone (UI on :8080) against the demo organisation"
 	@echo "make test          lint and the whole test suite"
 	@echo "make bench         benchmarks: planning throughput; AWS calls of both scans (A=20 U=500)"
+	@echo "make bench-airflow the whole DAG on airflow standalone (A=300 U=10)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +48,12 @@ demo-dry-run: install
 up: install
 	$(BIN)/python -m deploy.demo.run --standalone
 
-A ?= 20
-U ?= 500
 bench: install
 	$(BIN)/python -m tests.benchmarks.run
-	$(BIN)/python -m tests.benchmarks.scan --accounts $(A) --users $(U)
+	$(BIN)/python -m tests.benchmarks.scan --accounts $(or $(A),20) --users $(or $(U),500)
+
+bench-airflow: install
+	$(BIN)/python -m tests.benchmarks.airflow_run --accounts $(or $(A),300) --users $(or $(U),10)
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) demo-output bench-output .pytest_cache .ruff_cache .mypy_cache

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -142,7 +142,8 @@ class Triage:
     always: Collection[str] = frozenset()
     #: Tag keys (case-insensitive) that earn a live look, besides the pipeline's own.
     tags: Collection[str] = ()
-    clock: Any = field(default=lambda: datetime.now(UTC), compare=False)
+    #: The wall clock, against which the report's age is measured.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
 
 
 def scan_account(
