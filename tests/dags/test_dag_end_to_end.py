@@ -361,9 +361,13 @@ def test_accounts_beyond_max_map_length_run_in_batches(moto_organization, run_da
     result = run_dag()
 
     listed = result.xcoms[("list_accounts", -1, "return_value")]
-    assert len(listed) == 2  # four active accounts, two batches of two
-    assert all(item["label"].endswith("(2 accounts)") for item in listed)
-    assert {a["id"] for item in listed for a in item["accounts"]} >= {data, payments}
+    sizes = [len(item["accounts"]) for item in listed]
+    ids = [a["id"] for item in listed for a in item["accounts"]]
+    assert len(ids) == len(set(ids)) == sum(sizes) == 5  # the management account and 4 members
+    assert sizes == [3, 2]
+    assert [item["label"].split(" (")[1] for item in listed] == ["3 accounts)", "2 accounts)"]
+    assert {data, payments} <= set(ids)
+    assert org.accounts["sandbox"] not in ids  # suspended
     assert [t for t in result.task_states if t.startswith("rotate_account_keys")] == [
         "rotate_account_keys[0]",
         "rotate_account_keys[1]",

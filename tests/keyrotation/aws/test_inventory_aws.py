@@ -292,7 +292,7 @@ def test_an_empty_page_with_a_next_token_is_not_the_end(sessions, stubbed_organi
     stub.add_response("list_accounts", {"Accounts": [], "NextToken": "p3"}, {"NextToken": "p2"})
     stub.add_response("list_accounts", {"Accounts": [_account(2)]}, {"NextToken": "p3"})
 
-    accounts = list_organization_accounts(sessions, RotationSettings())
+    accounts = list_organization_accounts(sessions, RotationSettings(exempt_tag=""))
 
     assert [a.id for a in accounts] == [f"{n:012d}" for n in (1, 2)]
 
@@ -311,7 +311,7 @@ def test_an_organisation_beyond_max_map_length_is_mapped_in_batches(
         stub.add_response("list_accounts", answer, {"NextToken": token} if token else {})
         token = answer.get("NextToken")
 
-    accounts = list_organization_accounts(sessions, RotationSettings())
+    accounts = list_organization_accounts(sessions, RotationSettings(exempt_tag=""))
     items = mapped_items(accounts, limit)
 
     assert len(accounts) == count
