@@ -117,6 +117,7 @@ def _airflow_environment(output: Path, endpoint: str, *, dry_run: bool) -> dict[
         "exemption_group": EXEMPTION_GROUP,
         "owner_tag": "owner",
         "sender_email": SENDER_EMAIL,
+        "report_uri": str(output / "report"),
     }
     connection = {
         "conn_type": "aws",
@@ -328,6 +329,9 @@ def _print_results(output: Path, seeded: SeededOrganization, *, dry_run: bool) -
     print(f"\nEmails sent through SES, read back from it ({len(emails)}):")
     for path, recipient, subject in emails:
         print(f"  to {recipient:<34} {subject}\n      {path}")
+    pages = sorted((output / "report").rglob("report.html"))
+    if pages:
+        print(f"\nEvidence report (CSV, JSON Lines and this page): {pages[-1]}")
 
 
 def _read_run(database: Path) -> tuple[list[dict], list[tuple[str, str]]]:

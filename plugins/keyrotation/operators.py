@@ -28,6 +28,16 @@ from keyrotation.compat import (
 from keyrotation.console_links import iam_users_console_url
 from keyrotation.hooks import KeyRotationHook
 from keyrotation.notification import build_transport, load_template_source, send_notifications
+from keyrotation.report import (
+    KeyRow,
+    ReportStoreError,
+    RunIdentity,
+    build_report_files,
+    default_report_uri,
+    report_location,
+    summarize,
+    write_report,
+)
 from keyrotation.results import (
     Account,
     ActionRecord,
@@ -53,6 +63,8 @@ __all__ = [
 
 #: XCom key under which a rotation task records why its account failed.
 ACCOUNT_ERROR_KEY = "account_error"
+#: XCom key of a rotation task's report rows: every key of its accounts, for the evidence.
+REPORT_ROWS_KEY = "report_rows"
 #: The Airflow configuration section of the options the DAG reads when parsed: they
 #: shape tasks, so they cannot wait for the settings Variable that tasks read.
 CONFIG_SECTION = "iam_access_key_rotation"
@@ -271,14 +283,16 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
                 sso_permission_set=settings.sso_permission_set,
             )
         records: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
+        now = self.evaluation_time(context)
         for account in accounts:
             try:
                 report = rotate_account(
                     account,
                     sessions=sessions,
                     settings=settings,
-                    now=self.evaluation_time(context),
+                    now=now,
                     dry_run=self.is_dry_run(options),
                     force_rotate=options.force_rotate,
                 )
@@ -296,6 +310,7 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
                 errors.append({"account_id": account.id, "error": str(error)})
                 continue
             records += [record.to_dict() for record in report.records]
+            rows += [row.to_dict(now) for row in report.rows]
             self.log.info(
                 "Summary for %s (%s):\n%s",
                 account.id,
@@ -308,6 +323,7 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
                     f"{r.user_name} {r.action} {r.access_key_id}: {r.error}" for r in failed
                 )
                 errors.append({"account_id": account.id, "error": message})
+        context["ti"].xcom_push(key=REPORT_ROWS_KEY, value=rows)
         if errors:
             # A failed task returns nothing, so the records go to XCom explicitly for
             # the notification task, which runs whatever happened here.
@@ -352,6 +368,7 @@ class SendNotificationsOperator(_KeyRotationOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         settings, options = self.load_run(context)
         accounts, records, failures = self._collect_results(context)
+        evidence = self._write_evidence(context, settings, options, accounts, failures)
         if is_backfill(context):
             records = changes_made(records)
             self.log.info(
@@ -372,8 +389,10 @@ class SendNotificationsOperator(_KeyRotationOperator):
                 settings.email_templates, s3_hook_factory=self._s3_hook
             ),
         )
-        summary = report.to_dict()
+        summary = report.to_dict() | {"report": evidence}
         self.log.info("Sent %d email(s)", len(summary.get("emails", [])))
+        if "error" in evidence:
+            raise AirflowException(f"the evidence report was not written: {evidence['error']}")
         if failures:
             raise AirflowException(
                 f"{len(failures)} account(s) failed: "
@@ -409,6 +428,54 @@ class SendNotificationsOperator(_KeyRotationOperator):
                 for account in mapped:
                     failures[account.id] = "the rotation task did not report a result"
         return accounts, records, failures
+
+    def _write_evidence(
+        self,
+        context: Context,
+        settings: RotationSettings,
+        options: RunOptions,
+        accounts: list[Account],
+        failures: dict[str, str],
+    ) -> dict[str, Any]:
+        """Write the run's evidence report: every key of the run's accounts."""
+        ti = context["ti"]
+        rows: list[KeyRow] = []
+        for index in range(len(ti.xcom_pull(task_ids=self.accounts_task_id) or [])):
+            pulled = ti.xcom_pull(
+                task_ids=self.rotation_task_id, key=REPORT_ROWS_KEY, map_indexes=index
+            )
+            rows += [KeyRow.from_dict(row) for row in pulled or []]
+        dag_run = context["dag_run"]
+        run = RunIdentity(
+            dag_id=dag_run.dag_id,
+            run_id=dag_run.run_id,
+            evaluated_at=self.evaluation_time(context),
+            dry_run=self.is_dry_run(options),
+        )
+        summary = summarize(
+            rows,
+            now=run.evaluated_at,
+            rotation_period_days=settings.policy.rotation_period_days,
+            account_failures=failures,
+            account_names={account.id: account.name for account in accounts},
+        )
+        location = report_location(
+            settings.report_uri or default_report_uri(),
+            run_id=run.run_id,
+            evaluated_at=run.evaluated_at,
+        )
+        try:
+            written = write_report(
+                location,
+                build_report_files(rows, summary=summary, run=run),
+                s3_hook_factory=self._s3_hook,
+            )
+        except ReportStoreError as error:
+            # The emails still go out; the task fails after them, naming the problem.
+            self.log.error("%s", error)
+            return {"location": location, "error": str(error), "headline": summary.headline()}
+        self.log.info("Evidence report (%d keys): %s\n%s", len(rows), summary.headline(), location)
+        return {"location": location, "files": written, "headline": summary.headline()}
 
     def _ses_hook(self, settings: RotationSettings) -> SesHook | None:
         if settings.email_transport != "ses":

@@ -36,6 +36,8 @@ from keyrotation.exemptions import (
 )
 from keyrotation.planner import UserPlan, forced_users, plan_users
 from keyrotation.policy import Action, ActionType, Reason
+from keyrotation.report.model import KeyRow
+from keyrotation.report.rows import account_rows
 from keyrotation.results import Account, ActionRecord, Notice, Outcome
 from keyrotation.settings import RotationSettings
 
@@ -53,6 +55,8 @@ class AccountReport:
 
     account: Account
     records: list[ActionRecord] = field(default_factory=list)
+    #: Every key of the account as the run saw it, for the run's evidence report.
+    rows: list[KeyRow] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -141,6 +145,15 @@ def rotate_account(
     report.records.extend(_exemption_records(account, scan, exemptions, settings))
     report.records.extend(_secret_upkeep(account, iam, store, scan, settings, dry_run=dry_run))
     _log_summary(report, mode)
+    report.rows = account_rows(
+        account,
+        users=scan.users,
+        unread=scan.unread,
+        records=report.records,
+        now=now,
+        policy=settings.policy,
+        owner_tag=settings.owner_tag,
+    )
     return report
 
 

@@ -72,6 +72,9 @@ class RotationSettings:
     #: auto (credential report, per-user scan when it cannot be had), credential_report
     #: or per_user.
     scan_mode: str = "auto"
+    #: Where each run's evidence report goes: a folder or s3://bucket/prefix/; empty: the
+    #: folder iam-key-rotation-reports in AIRFLOW_HOME.
+    report_uri: str = ""
     policy: PolicySettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

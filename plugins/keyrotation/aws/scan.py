@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from keyrotation.aws.credential_report import (
     CredentialReport,
+    ReportRow,
     ReportUnavailable,
     fetch_credential_report,
     report_flags,
@@ -127,6 +128,9 @@ class AccountScan:
     exempt: tuple[str, ...]  # members of the exemption group, by name
     #: Users the credential report showed nothing due for, not read live.
     not_due: int = 0
+    #: Those users with their keys as the report shows them (``access_key_id`` empty: the
+    #: report names no key), for the run's evidence; never planned.
+    unread: tuple[ScannedUser, ...] = ()
     mode: ScanMode = ScanMode.PER_USER
 
 
@@ -237,6 +241,7 @@ def _scan_triaged(
         raise _scan_error(account_id, error) from None
     exempt: set[str] = set()
     chosen: list[tuple[Mapping[str, Any], dict[str, str]]] = []
+    unread: list[ScannedUser] = []
     margin = report.age + TRIAGE_SLACK
     for user in details:
         name = user["UserName"]
@@ -248,6 +253,8 @@ def _scan_triaged(
         if why:
             logger.debug("%s: live look: %s", name, why)
             chosen.append((user, tags))
+        else:
+            unread.append(_as_reported(user, tags, report.rows[name]))
     logger.info(
         "Account %s: credential report of %s (age %s): %d of %d user(s) may need an action "
         "or a warning within %s beyond the warning window; reading their keys",
@@ -269,8 +276,22 @@ def _scan_triaged(
         users=users,
         exempt=tuple(sorted(exempt)),
         not_due=len(details) - len(exempt) - len(chosen),
+        unread=tuple(sorted(unread, key=lambda u: u.name)),
         mode=ScanMode.CREDENTIAL_REPORT,
     )
+
+
+def _as_reported(user: Mapping[str, Any], tags: Mapping[str, str], row: ReportRow) -> ScannedUser:
+    keys = tuple(
+        ScannedKey(
+            access_key_id="",
+            status="Active" if key.active else "Inactive",
+            created=key.created,
+            last_used=key.last_used,
+        )
+        for key in row.keys or ()
+    )
+    return ScannedUser(name=user["UserName"], arn=user["Arn"], keys=keys, tags=dict(tags))
 
 
 def _live_look(

@@ -13,7 +13,12 @@ from keyrotation.report.model import (
     summarize,
 )
 from keyrotation.report.render import render_csv, render_html, render_jsonl
-from keyrotation.report.store import ReportStoreError, report_location, write_report
+from keyrotation.report.store import (
+    ReportStoreError,
+    default_report_uri,
+    report_location,
+    write_report,
+)
 
 __all__ = [
     "AGE_BANDS",
@@ -24,6 +29,7 @@ __all__ = [
     "ReportSummary",
     "RunIdentity",
     "build_report_files",
+    "default_report_uri",
     "render_csv",
     "render_html",
     "render_jsonl",

@@ -14,6 +14,9 @@ from keyrotation.results import Account, ActionRecord, Notice
 
 __all__ = ["account_rows"]
 
+#: Stand-in key ids of keys known from the credential report only (it names no key).
+_SLOT = "credential-report-key-"
+
 #: What a warning announces, named by the action (or event) it announces.
 _ANNOUNCED: dict[Reason, str] = {
     Reason.KEY_PENDING_ROTATION: ActionType.ROTATE.value,
@@ -32,18 +35,22 @@ def account_rows(
     *,
     users: Iterable[ScannedUser],
     records: Sequence[ActionRecord],
+    unread: Iterable[ScannedUser] = (),
     now: datetime,
     policy: PolicySettings,
     owner_tag: str = "",
 ) -> list[KeyRow]:
     """One row per key of every scanned user (one row for a user without keys), one row
-    per exempt user whose keys were not read, and one per key created by this run."""
+    per exempt user whose keys were not read, and one per key created by this run.
+
+    ``unread`` are the users the credential report showed nothing due for: their keys as
+    the report shows them, without ids."""
     by_key = {(r.user_name, r.access_key_id): r for r in records if r.access_key_id}
     exemptions = {r.user_name: r for r in records if r.action == Notice.EXEMPT.value}
     account_exemption = exemptions.pop("", None)
     rows: list[KeyRow] = []
     seen: set[str] = set()
-    for user in users:
+    for user in [*users, *(_with_slots(u) for u in unread)]:
         seen.add(user.name)
         exemption = exemptions.get(user.name) or account_exemption
         base = KeyRow(
@@ -73,7 +80,9 @@ def account_rows(
             rows.append(
                 replace(
                     base,
-                    access_key_id=key.access_key_id,
+                    access_key_id=None
+                    if key.access_key_id.startswith(_SLOT)
+                    else key.access_key_id,
                     status=key.status,
                     created=key.created,
                     last_used=key.last_used,
@@ -152,6 +161,14 @@ def _next_actions(
             pending.discard(action.access_key_id)
         moment += step
     return upcoming
+
+
+def _with_slots(user: ScannedUser) -> ScannedUser:
+    """The user with a stand-in id per key the credential report lists without one."""
+    keys = tuple(
+        replace(key, access_key_id=f"{_SLOT}{slot}") for slot, key in enumerate(user.keys, 1)
+    )
+    return replace(user, keys=keys)
 
 
 def _why(exemption: ActionRecord | None) -> str | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -12,13 +13,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-__all__ = ["ReportStoreError", "report_location", "write_report"]
+__all__ = ["ReportStoreError", "default_report_uri", "report_location", "write_report"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class ReportStoreError(RuntimeError):
     """The report could not be written where ``report_uri`` says; the message says where."""
+
+
+def default_report_uri() -> str:
+    """Where reports go when ``report_uri`` is not set: beside Airflow's own files."""
+    home = os.environ.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
+    return str(Path(home) / "iam-key-rotation-reports")
 
 
 def report_location(report_uri: str, *, run_id: str, evaluated_at: datetime) -> str:

@@ -137,3 +137,15 @@ def test_users_without_keys_and_exempt_users_are_rows_too() -> None:
     )
     assert by_user["break-glass"].exemption_reason == "group IAMKeyRotationExemptionGroup"
     assert by_user["break-glass"].access_key_id is None
+
+
+def test_users_the_credential_report_left_unread_are_rows_without_key_ids() -> None:
+    quiet = user("quiet", key("", 20), key("", 5, status="Inactive"))
+    rows = account_rows(ACCOUNT, users=[], records=[], unread=[quiet], now=NOW, policy=POLICY)
+    assert [(r.user_name, r.access_key_id, r.status) for r in rows] == [
+        ("quiet", None, "Active"),
+        ("quiet", None, "Inactive"),
+    ]
+    # The policy still says what comes next for each of them.
+    assert rows[0].next_action == "ROTATE"
+    assert rows[0].next_action_date == NOW + timedelta(days=70)
