@@ -7,7 +7,6 @@ value fails that task with a message naming it, before any AWS call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -23,7 +22,6 @@ from keyrotation.compat import (
     AirflowFailException,
     Context,
     conf,
-    read_variable,
 )
 from keyrotation.console_links import iam_users_console_url
 from keyrotation.hooks import KeyRotationHook
@@ -48,8 +46,8 @@ from keyrotation.results import (
     mapped_items,
 )
 from keyrotation.rotation import rotate_account
-from keyrotation.run_options import RunConfError, RunOptions, evaluation_time
-from keyrotation.settings import VARIABLE_NAME, RotationSettings, SettingsError, settings_from_json
+from keyrotation.run_context import RunContext, load_run_context
+from keyrotation.settings import VARIABLE_NAME
 
 __all__ = [
     "ACCOUNT_ERROR_KEY",
@@ -127,36 +125,40 @@ class IamUsersConsoleLink(BaseAwsLink):
 
 
 class _KeyRotationOperator(AwsBaseOperator[KeyRotationHook]):
-    """What every operator of the pipeline shares: settings, run options, time."""
+    """What every operator of the pipeline shares: the run context and the hooks built from
+    its connection and the operator's own hook parameters (region, verify, botocore config).
+
+    ``aws_conn_id``: the AWS connection; when the DAG gives none, the settings Variable's.
+    """
 
     aws_hook_class = KeyRotationHook
 
     def __init__(self, *, settings_variable: str = VARIABLE_NAME, **kwargs: Any) -> None:
+        # Only a connection the DAG names overrides the Variable's (see RunContext).
+        self.dag_aws_conn_id: str | None = kwargs.get("aws_conn_id")
         super().__init__(**kwargs)
         self.settings_variable = settings_variable
 
-    def load_run(self, context: Context) -> tuple[RotationSettings, RunOptions]:
-        """Validate the settings Variable and the run's conf, before any AWS call."""
-        try:
-            settings = settings_from_json(read_variable(self.settings_variable))
-        except SettingsError as error:
-            raise AirflowFailException(f"Variable {self.settings_variable!r}: {error}") from None
-        dag_run = context.get("dag_run")
-        try:
-            options = RunOptions.from_conf(getattr(dag_run, "conf", None))
-        except RunConfError as error:
-            raise AirflowFailException(f"Rejected run conf: {error}") from None
-        # The Variable names the connection, so one place configures a deployment.
-        self.aws_conn_id = settings.aws_conn_id
-        self.settings = settings
-        return settings, options
+    def load_run(self, context: Context) -> RunContext:
+        """The run context, validated before any AWS call."""
+        return load_run_context(
+            context,
+            settings_variable=self.settings_variable,
+            dag_aws_conn_id=self.dag_aws_conn_id,
+        )
 
-    def is_dry_run(self, options: RunOptions) -> bool:
-        """A run is dry when its conf or the settings say so."""
-        return options.dry_run or self.settings.dry_run
+    def rotation_hook(self, run: RunContext) -> KeyRotationHook:
+        return KeyRotationHook(**self.hook_parameters(run))
 
-    def evaluation_time(self, context: Context) -> datetime:
-        return evaluation_time(context)
+    def ses_hook(self, run: RunContext) -> SesHook:
+        return SesHook(**self.hook_parameters(run))
+
+    def s3_hook(self, run: RunContext) -> S3Hook:
+        return S3Hook(**self.hook_parameters(run))
+
+    def hook_parameters(self, run: RunContext) -> dict[str, Any]:
+        """The operator's hook parameters (the provider's), with the run's connection."""
+        return {**self._hook_parameters, "aws_conn_id": run.aws_conn_id}
 
 
 class ListAccountsOperator(_KeyRotationOperator):
@@ -168,14 +170,14 @@ class ListAccountsOperator(_KeyRotationOperator):
     template_fields: Sequence[str] = aws_template_fields("settings_variable")
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        settings, options = self.load_run(context)
+        run = self.load_run(context)
         self._check_pool()
-        accounts = list_organization_accounts(self.hook.sessions, settings)
-        accounts = _limit_to(accounts, options.accounts)
+        accounts = list_organization_accounts(self.rotation_hook(run).sessions, run.settings)
+        accounts = _limit_to(accounts, run.options.accounts)
         self.log.info(
             "%s run at %s over %d account(s):\n%s",
-            "Dry" if self.is_dry_run(options) else "Enforcing",
-            self.evaluation_time(context).isoformat(),
+            "Dry" if run.dry_run else "Enforcing",
+            run.now.isoformat(),
             len(accounts),
             "\n".join(f"  {a.id}  {a.name}  <{a.email}>" for a in accounts) or "  (none)",
         )
@@ -268,8 +270,9 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
         batch = "accounts" in self.account
         label = self.account["label"] if batch else f"{accounts[0].id} {accounts[0].name}"
         context["account_label"] = label  # type: ignore[typeddict-unknown-key]
-        settings, options = self.load_run(context)
-        sessions = self.hook.sessions
+        run = self.load_run(context)
+        settings = run.settings
+        sessions = self.rotation_hook(run).sessions
         if not batch:
             IamUsersConsoleLink.persist(
                 context=context,
@@ -285,7 +288,7 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
         records: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
-        now = self.evaluation_time(context)
+        now = run.now
         for account in accounts:
             try:
                 report = rotate_account(
@@ -293,8 +296,8 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
                     sessions=sessions,
                     settings=settings,
                     now=now,
-                    dry_run=self.is_dry_run(options),
-                    force_rotate=options.force_rotate,
+                    dry_run=run.dry_run,
+                    force_rotate=run.options.force_rotate,
                 )
             except Exception as error:
                 if not batch:
@@ -366,9 +369,10 @@ class SendNotificationsOperator(_KeyRotationOperator):
         self.rotation_task_id = rotation_task_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        settings, options = self.load_run(context)
+        run = self.load_run(context)
+        settings = run.settings
         accounts, records, failures = self._collect_results(context)
-        evidence = self._write_evidence(context, settings, options, accounts, failures)
+        evidence = self._write_evidence(context, run, accounts, failures)
         if is_backfill(context):
             records = changes_made(records)
             self.log.info(
@@ -381,12 +385,15 @@ class SendNotificationsOperator(_KeyRotationOperator):
             records=records,
             failures=failures,
             settings=settings,
-            dry_run=self.is_dry_run(options),
-            now=self.evaluation_time(context),
-            partition=self.hook.sessions.partition,
-            transport=build_transport(settings, ses_hook=self._ses_hook(settings)),
+            dry_run=run.dry_run,
+            now=run.now,
+            partition=self.rotation_hook(run).sessions.partition,
+            transport=build_transport(
+                settings,
+                ses_hook=self.ses_hook(run) if settings.email_transport == "ses" else None,
+            ),
             template_source=load_template_source(
-                settings.email_templates, s3_hook_factory=self._s3_hook
+                settings.email_templates, s3_hook_factory=lambda: self.s3_hook(run)
             ),
         )
         summary = report.to_dict() | {"report": evidence}
@@ -432,8 +439,7 @@ class SendNotificationsOperator(_KeyRotationOperator):
     def _write_evidence(
         self,
         context: Context,
-        settings: RotationSettings,
-        options: RunOptions,
+        run: RunContext,
         accounts: list[Account],
         failures: dict[str, str],
     ) -> dict[str, Any]:
@@ -446,29 +452,29 @@ class SendNotificationsOperator(_KeyRotationOperator):
             )
             rows += [KeyRow.from_dict(row) for row in pulled or []]
         dag_run = context["dag_run"]
-        run = RunIdentity(
+        identity = RunIdentity(
             dag_id=dag_run.dag_id,
             run_id=dag_run.run_id,
-            evaluated_at=self.evaluation_time(context),
-            dry_run=self.is_dry_run(options),
+            evaluated_at=run.now,
+            dry_run=run.dry_run,
         )
         summary = summarize(
             rows,
-            now=run.evaluated_at,
-            rotation_period_days=settings.policy.rotation_period_days,
+            now=run.now,
+            rotation_period_days=run.settings.policy.rotation_period_days,
             account_failures=failures,
             account_names={account.id: account.name for account in accounts},
         )
         location = report_location(
-            settings.report_uri or default_report_uri(),
-            run_id=run.run_id,
-            evaluated_at=run.evaluated_at,
+            run.settings.report_uri or default_report_uri(),
+            run_id=identity.run_id,
+            evaluated_at=run.now,
         )
         try:
             written = write_report(
                 location,
-                build_report_files(rows, summary=summary, run=run),
-                s3_hook_factory=self._s3_hook,
+                build_report_files(rows, summary=summary, run=identity),
+                s3_hook_factory=lambda: self.s3_hook(run),
             )
         except ReportStoreError as error:
             # The emails still go out; the task fails after them, naming the problem.
@@ -476,21 +482,3 @@ class SendNotificationsOperator(_KeyRotationOperator):
             return {"location": location, "error": str(error), "headline": summary.headline()}
         self.log.info("Evidence report (%d keys): %s\n%s", len(rows), summary.headline(), location)
         return {"location": location, "files": written, "headline": summary.headline()}
-
-    def _ses_hook(self, settings: RotationSettings) -> SesHook | None:
-        if settings.email_transport != "ses":
-            return None
-        return SesHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
-
-    def _s3_hook(self) -> S3Hook:
-        return S3Hook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
