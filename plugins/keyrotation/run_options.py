@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from keyrotation import identifiers
+from keyrotation.utc import as_utc
 
 __all__ = [
     "RunConfError",
@@ -126,14 +127,8 @@ def evaluation_time(context: Mapping[str, Any]) -> datetime:
     ]
     for moment in candidates:
         if moment is not None:
-            return _as_utc(moment)
+            return as_utc(moment)
     raise RunConfError("the run has neither a data interval nor a run_after time")
-
-
-def _as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(moment.timestamp(), tz=UTC)
 
 
 def trigger_form_params() -> dict[str, Any]:
