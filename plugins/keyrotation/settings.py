@@ -7,7 +7,8 @@ names the first bad key in ``SettingsError`` and writes the README's settings ta
 ``RotationSettings`` is every group at once, so ``settings.member_role_name`` reads a key
 directly and a function that needs one group can ask for that group's type.
 
-Adding a setting is one field, with its default and description, in its group.
+Adding a setting is one field, with its default and description, in its group; then
+regenerate the README table (a test fails until it matches).
 """
 
 from __future__ import annotations
