@@ -8,10 +8,24 @@ __all__ = ["as_utc", "format_utc"]
 
 
 def as_utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; a naive time is read as UTC, never as the machine's local time."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    """``moment`` as a plain ``datetime`` in UTC; a naive time is read as UTC, never as the
+    machine's local time.
+
+    The result is a ``datetime``, not a subclass: Airflow 2 hands out pendulum times, whose
+    time zone arithmetic differs between pendulum versions.
+    """
+    plain = datetime(
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+        tzinfo=UTC,
+    )
+    offset = moment.utcoffset()
+    return plain - offset if offset is not None else plain
 
 
 def format_utc(moment: datetime) -> str:
