@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from keyrotation.aws.scan import ScannedUser
 from keyrotation.policy import Action, PolicySettings, evaluate_keys
+from keyrotation.run_options import forced_user
 
 __all__ = ["UserPlan", "forced_users", "plan_users"]
-
-_QUALIFIED = re.compile(r"^(?P<account>\d{12}):(?P<user>[^:]+)$")
 
 
 @dataclass(frozen=True)
@@ -21,7 +19,6 @@ class UserPlan:
 
     user: ScannedUser
     actions: tuple[Action, ...]
-    forced: bool = False
 
     @property
     def changes_iam(self) -> bool:
@@ -36,20 +33,11 @@ def forced_users(force_rotate: Iterable[str], account_id: str) -> frozenset[str]
     """
     users = set()
     for entry in force_rotate:
-        entry = entry.strip()
-        if not entry:
+        if not entry.strip():
             continue
-        if ":" not in entry:
-            users.add(entry)
-            continue
-        qualified = _QUALIFIED.match(entry)
-        if qualified is None:
-            raise ValueError(
-                f"force rotation entry {entry!r} is neither a user name nor "
-                f"<12-digit account id>:<user name>"
-            )
-        if qualified["account"] == account_id:
-            users.add(qualified["user"])
+        account, user = forced_user(entry)
+        if account in (None, account_id):
+            users.add(user)
     return frozenset(users)
 
 
@@ -68,13 +56,12 @@ def plan_users(
     ends = exempt_until or {}
     plans = []
     for user in users:
-        force = user.name in forced
         actions = evaluate_keys(
             user.key_metadata(),
             now=now,
             settings=settings,
-            force_rotate=force,
+            force_rotate=user.name in forced,
             exempt_until=ends.get(user.name),
         )
-        plans.append(UserPlan(user=user, actions=tuple(actions), forced=force))
+        plans.append(UserPlan(user=user, actions=tuple(actions)))
     return plans

@@ -5,51 +5,66 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from keyrotation import identifiers
+from keyrotation.utc import as_utc
 
 __all__ = [
-    "RUN_PARAM_SCHEMAS",
     "RunConfError",
     "RunOptions",
+    "RunParams",
     "evaluation_time",
+    "forced_user",
     "trigger_form_params",
 ]
 
-_ACCOUNT_ID = r"^[0-9]{12}$"
-_FORCE_ENTRY = r"^([0-9]{12}:)?[A-Za-z0-9+=,.@_-]{1,64}$"
-
-#: JSON schemas of the run params, shared by the DAG's trigger form and by the
-#: validation the tasks repeat on the run's conf (a run triggered through the API or
-#: CLI may skip the form). Each type admits null: an empty field is valid (it means
-#: "not dry by this param", "nobody forced", "every account"), and the form marks a
-#: field required unless its type admits null.
-RUN_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
-    "dry_run": {
-        "type": ["boolean", "null"],
-        "title": "Dry run (audit mode)",
-        "description": "Report what would change and change nothing. The run is dry when "
-        "this is on or when the dry_run setting of the Variable is true.",
-    },
-    "force_rotate": {
-        "type": ["array", "null"],
-        "items": {"type": "string", "pattern": _FORCE_ENTRY},
-        "title": "Force rotation of users",
-        "description": "IAM user names whose Active key is rotated now, whatever its age. "
-        "Write 123456789012:alice to act in one account only.",
-    },
-    "accounts": {
-        "type": ["array", "null"],
-        "items": {"type": "string", "pattern": _ACCOUNT_ID},
-        "title": "Limit this run to accounts",
-        "description": "Account ids to process in this run; empty means every account "
-        "of the inventory.",
-    },
-}
+#: ``alice`` (every account) or ``123456789012:alice`` (that account only).
+FORCE_ENTRY = rf"^(?:({identifiers.ACCOUNT_ID[1:-1]}):)?({identifiers.IAM_USER_NAME[1:-1]})$"
+_FORCE_ENTRY = re.compile(FORCE_ENTRY)
 
 
 class RunConfError(ValueError):
     """The run's conf has an unknown or ill-typed key; the message names it."""
+
+
+def forced_user(entry: str) -> tuple[str | None, str]:
+    """``(account id or None, user name)`` of a force rotation entry."""
+    parsed = _FORCE_ENTRY.match(entry.strip())
+    if parsed is None:
+        raise ValueError(
+            f"force rotation entry {entry!r} is neither a user name nor "
+            f"<12-digit account id>:<user name>"
+        )
+    return parsed[1], parsed[2]
+
+
+class RunParams(BaseModel):
+    """The run params' schema: the trigger form's fields and the check of a run's conf."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    dry_run: bool = Field(
+        default=False,
+        title="Dry run (audit mode)",
+        description="Report what would change and change nothing. The run is dry when "
+        "this is on or when the dry_run setting of the Variable is true.",
+    )
+    force_rotate: list[Annotated[str, StringConstraints(pattern=FORCE_ENTRY)]] = Field(
+        default=[],
+        title="Force rotation of users",
+        description="IAM user names whose Active key is rotated now, whatever its age. "
+        "Write 123456789012:alice to act in one account only.",
+    )
+    accounts: list[Annotated[str, StringConstraints(pattern=identifiers.ACCOUNT_ID)]] = Field(
+        default=[],
+        title="Limit this run to accounts",
+        description="Account ids to process in this run; empty means every account "
+        "of the inventory.",
+    )
 
 
 @dataclass(frozen=True)
@@ -60,36 +75,41 @@ class RunOptions:
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any] | None) -> RunOptions:
-        """Validate a run's conf (or resolved params) against the run param schemas."""
-        conf = dict(conf or {})
-        unknown = sorted(set(conf) - set(RUN_PARAM_SCHEMAS))
-        if unknown:
-            raise RunConfError(
-                f"unknown run parameter {unknown[0]!r}; "
-                f"known parameters: {', '.join(RUN_PARAM_SCHEMAS)}"
-            )
-        dry_run = conf.get("dry_run", False)
-        if dry_run is None:
-            dry_run = False
-        if not isinstance(dry_run, bool):
-            raise RunConfError(f"run parameter 'dry_run' must be true or false, got {dry_run!r}")
+        """Validate a run's conf (or resolved params) against ``RunParams``."""
+        # null stands for the default, as an empty form field does
+        values = {name: value for name, value in (conf or {}).items() if value is not None}
+        try:
+            params = RunParams.model_validate(values)
+        except ValidationError as error:
+            raise RunConfError(_describe(error)) from None
         return cls(
-            dry_run=dry_run,
-            force_rotate=_string_list(conf, "force_rotate", _FORCE_ENTRY),
-            accounts=_string_list(conf, "accounts", _ACCOUNT_ID),
+            dry_run=params.dry_run,
+            force_rotate=tuple(dict.fromkeys(params.force_rotate)),
+            accounts=tuple(dict.fromkeys(params.accounts)),
         )
 
 
-def _string_list(conf: Mapping[str, Any], name: str, pattern: str) -> tuple[str, ...]:
-    value = conf.get(name) or []
-    if not isinstance(value, (list, tuple)):
-        raise RunConfError(f"run parameter {name!r} must be a list of strings, got {value!r}")
-    for item in value:
-        if not isinstance(item, str) or not re.match(pattern, item):
-            raise RunConfError(
-                f"run parameter {name!r} holds {item!r}, which does not match {pattern}"
-            )
-    return tuple(dict.fromkeys(value))
+def _describe(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    location, value = first["loc"], first["input"]
+    name = str(location[0]) if location else "conf"
+    if first["type"] == "extra_forbidden":
+        return (
+            f"unknown run parameter {name!r}; known parameters: {', '.join(RunParams.model_fields)}"
+        )
+    if len(location) > 1:
+        if name == "force_rotate" and isinstance(value, str):
+            return f"run parameter {name!r}: {_force_error(value)}"
+        return f"run parameter {name!r} holds {value!r}: {first['msg'].lower()}"
+    return f"run parameter {name!r}: {first['msg'].lower()}, got {value!r}"
+
+
+def _force_error(entry: str) -> str:
+    try:
+        forced_user(entry)
+    except ValueError as error:
+        return str(error)
+    return f"force rotation entry {entry!r} is not valid"  # pragma: no cover
 
 
 def evaluation_time(context: Mapping[str, Any]) -> datetime:
@@ -107,23 +127,20 @@ def evaluation_time(context: Mapping[str, Any]) -> datetime:
     ]
     for moment in candidates:
         if moment is not None:
-            return _as_utc(moment)
+            return as_utc(moment)
     raise RunConfError("the run has neither a data interval nor a run_after time")
 
 
-def _as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(moment.timestamp(), tz=UTC)
-
-
-_PARAM_DEFAULTS: dict[str, Any] = {"dry_run": False, "force_rotate": [], "accounts": []}
-
-
 def trigger_form_params() -> dict[str, Any]:
-    """The DAG's params: the trigger form's fields, from ``RUN_PARAM_SCHEMAS``."""
+    """The DAG's params: the trigger form's fields, from the ``RunParams`` schema."""
     from keyrotation.compat import Param
 
-    return {
-        name: Param(_PARAM_DEFAULTS[name], **schema) for name, schema in RUN_PARAM_SCHEMAS.items()
-    }
+    properties = RunParams.model_json_schema()["properties"]
+    params = {}
+    for name, schema in properties.items():
+        default = schema.pop("default")
+        # An empty field is valid ("not dry by this param", "nobody forced", "every
+        # account"); the form marks a field required unless its type admits null.
+        schema["type"] = [schema["type"], "null"]
+        params[name] = Param(default, **schema)
+    return params

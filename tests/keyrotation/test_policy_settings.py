@@ -1,8 +1,7 @@
 """What the policy refuses: nonsensical settings and malformed key metadata.
 
-Covers ``PolicySettings`` (the durations and the new-key-use safeguard),
-``RotationSettings.from_mapping`` (the operator's JSON object, which builds them) and the
-input checks of ``evaluate_keys``.
+Covers ``PolicySettings`` (the durations and the new-key-use safeguard) and the input
+checks of ``evaluate_keys``; the JSON object that builds them is in test_settings.py.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 
 from keyrotation.policy import PolicySettings, PolicySettingsError, evaluate_keys
-from keyrotation.settings import RotationSettings, SettingsError
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DURATIONS = (
@@ -139,153 +137,6 @@ def test_safeguard_flag_must_be_a_boolean(value: Any) -> None:
 def test_policy_settings_error_is_a_value_error() -> None:
     # Callers that only know ValueError (Airflow param validation) still catch it.
     assert issubclass(PolicySettingsError, ValueError)
-
-
-# --- RotationSettings.from_mapping -------------------------------------------------------
-
-
-@pytest.mark.parametrize("values", [None, {}])
-def test_settings_defaults(values: dict[str, Any] | None) -> None:
-    settings = RotationSettings.from_mapping(values)
-    assert settings.dry_run is True
-    assert settings.policy == PolicySettings(
-        rotation_period_days=90,
-        installation_grace_days=10,
-        recovery_grace_days=10,
-        warning_days=7,
-    )
-    assert (
-        settings.rotation_period_days,
-        settings.installation_grace_days,
-        settings.recovery_grace_days,
-        settings.warning_days,
-    ) == (90, 10, 10, 7)
-    assert settings.central_secrets is False
-    assert settings.include_accounts == ()
-    assert settings.policy.require_new_key_use is True
-    assert settings.policy.new_key_use_deadline_days == 30
-    assert settings.exempt_tag == "iam-key-rotation:exempt-until"
-    assert settings.max_exemption_days == 365
-    assert settings.delete_orphaned_secrets is True
-
-
-def test_settings_durations_reach_the_policy() -> None:
-    settings = RotationSettings.from_mapping(
-        {
-            "rotation_period_days": 30,
-            "installation_grace_days": 3,
-            "warning_days": 5,
-            "require_new_key_use": True,
-            "new_key_use_deadline_days": 14,
-        }
-    )
-    assert settings.policy == PolicySettings(
-        rotation_period_days=30,
-        installation_grace_days=3,
-        recovery_grace_days=10,
-        warning_days=5,
-        new_key_use_deadline_days=14,
-    )
-
-
-def test_settings_can_turn_the_safeguard_off() -> None:
-    settings = RotationSettings.from_mapping({"require_new_key_use": False})
-    assert settings.policy.require_new_key_use is False
-
-
-def test_shorter_period_needs_a_shorter_deadline() -> None:
-    # The default deadline (30 days) does not fit a 30-day period: the error says which.
-    with pytest.raises(SettingsError, match="new_key_use_deadline_days"):
-        RotationSettings.from_mapping({"rotation_period_days": 30})
-
-
-def test_unknown_setting_is_named() -> None:
-    with pytest.raises(SettingsError, match="'rotation_period'"):
-        RotationSettings.from_mapping({"rotation_period": 30})
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("dry_run", "false"),
-        ("dry_run", 0),
-        ("rotation_period_days", "90"),
-        ("installation_grace_days", 2.5),
-        ("warning_days", True),
-        ("include_accounts", 111122223333),
-        ("include_accounts", [111122223333]),
-        ("sender_email", 42),
-        ("require_new_key_use", "true"),
-        ("new_key_use_deadline_days", 30.0),
-        ("delete_orphaned_secrets", 1),
-        ("max_exemption_days", "365"),
-        ("exempt_tag", 7),
-    ],
-    ids=repr,
-)
-def test_ill_typed_setting_is_named(name: str, value: Any) -> None:
-    with pytest.raises(SettingsError, match=name):
-        RotationSettings.from_mapping({name: value})
-
-
-@pytest.mark.parametrize(
-    ("values", "named"),
-    [
-        ({"recovery_grace_days": 0}, "recovery_grace_days"),
-        ({"rotation_period_days": -30}, "rotation_period_days"),
-        ({"warning_days": 90}, "warning_days"),
-        ({"rotation_period_days": 7}, "warning_days"),
-        ({"new_key_use_deadline_days": 5}, "new_key_use_deadline_days"),
-        ({"new_key_use_deadline_days": 90}, "new_key_use_deadline_days"),
-        ({"max_exemption_days": 0}, "max_exemption_days"),
-        ({"exempt_tag": "exempt<until>"}, "exempt_tag"),
-    ],
-)
-def test_nonsensical_durations_are_rejected_as_settings_errors(
-    values: dict[str, Any], named: str
-) -> None:
-    with pytest.raises(SettingsError, match=named):
-        RotationSettings.from_mapping(values)
-
-
-def test_settings_must_be_an_object() -> None:
-    with pytest.raises(SettingsError, match="JSON object"):
-        RotationSettings.from_mapping(["dry_run"])  # type: ignore[arg-type]
-
-
-def test_central_secrets_without_kms_key_is_rejected() -> None:
-    with pytest.raises(SettingsError, match="secrets_kms_key_id"):
-        RotationSettings.from_mapping({"secrets_account_id": "111122223333"})
-
-
-def test_central_secrets_with_kms_key_is_accepted() -> None:
-    settings = RotationSettings.from_mapping(
-        {
-            "secrets_account_id": "111122223333",
-            "secrets_kms_key_id": "arn:aws:kms:us-east-1:111122223333:key/abcd",
-        }
-    )
-    assert settings.central_secrets is True
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "111122223333,444455556666",
-        " 111122223333 , 444455556666 ,",
-        "111122223333 444455556666",
-        ["111122223333", "444455556666"],
-    ],
-    ids=repr,
-)
-def test_account_lists_accept_comma_separated_strings(value: Any) -> None:
-    settings = RotationSettings.from_mapping({"include_accounts": value})
-    assert settings.include_accounts == ("111122223333", "444455556666")
-
-
-def test_account_list_entry_that_is_no_account_id_is_named() -> None:
-    with pytest.raises(SettingsError, match="include_accounts"):
-        RotationSettings.from_mapping({"include_accounts": "111122223333,alice"})
 
 
 # --- evaluate_keys input ----------------------------------------------------------------

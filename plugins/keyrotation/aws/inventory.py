@@ -10,7 +10,9 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from keyrotation.aws.sessions import AccountAccessError, AccountSessions, error_code
+from keyrotation.aws.errors import error_code, error_message
+from keyrotation.aws.pagination import paginate
+from keyrotation.aws.sessions import AccountAccessError, AccountSessions
 from keyrotation.results import Account
 from keyrotation.settings import RotationSettings
 
@@ -51,7 +53,7 @@ def list_organization_accounts(
         if settings.inventory_ou:
             listed = list(_accounts_under(organizations, settings.inventory_ou))
         else:
-            listed = list(_paginate(organizations, "list_accounts", "Accounts"))
+            listed = list(paginate(organizations, "list_accounts", "Accounts"))
     except ClientError as error:
         raise _inventory_error(error, principal, settings) from None
 
@@ -89,13 +91,13 @@ def _account_tags(organizations: BaseClient, account_id: str) -> dict[str, str]:
     """The account's tags, read once per run: an account exemption tag lives there."""
     return {
         tag["Key"]: tag["Value"]
-        for tag in _paginate(organizations, "list_tags_for_resource", "Tags", ResourceId=account_id)
+        for tag in paginate(organizations, "list_tags_for_resource", "Tags", ResourceId=account_id)
     }
 
 
 def _tags_error(error: ClientError, principal: str) -> Exception:
     code = error_code(error)
-    message = error.response.get("Error", {}).get("Message", "")
+    message = error_message(error)
     what = f"Reading the accounts' tags (account exemptions) failed: {code}: {message}"
     if code in _LISTING_DENIED:
         return InventoryError(
@@ -132,23 +134,16 @@ def _accounts_under(organizations: BaseClient, parent_id: str) -> Iterator[dict[
     pending = [parent_id]
     while pending:
         parent = pending.pop()
-        yield from _paginate(organizations, "list_accounts_for_parent", "Accounts", ParentId=parent)
+        yield from paginate(organizations, "list_accounts_for_parent", "Accounts", ParentId=parent)
         pending.extend(
             unit["Id"]
-            for unit in _paginate(
+            for unit in paginate(
                 organizations,
                 "list_organizational_units_for_parent",
                 "OrganizationalUnits",
                 ParentId=parent,
             )
         )
-
-
-def _paginate(
-    client: BaseClient, operation: str, result_key: str, **params: Any
-) -> Iterator[dict[str, Any]]:
-    for page in client.get_paginator(operation).paginate(**params):
-        yield from page.get(result_key, [])
 
 
 def _permissions(settings: RotationSettings) -> str:
@@ -161,7 +156,7 @@ def _permissions(settings: RotationSettings) -> str:
 
 def _inventory_error(error: ClientError, principal: str, settings: RotationSettings) -> Exception:
     code = error_code(error)
-    message = error.response.get("Error", {}).get("Message", "")
+    message = error_message(error)
     what = f"Listing the organisation's accounts failed: {code}: {message}"
     if code in _LISTING_DENIED:
         return InventoryError(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from keyrotation.aws.errors import describe_error, error_code
 from keyrotation.aws.scan import ScannedUser
 from keyrotation.aws.secret_store import (
     USER_POLICY_NAME,
@@ -25,7 +26,6 @@ from keyrotation.aws.secret_store import (
     SecretStore,
     SecretStoreError,
 )
-from keyrotation.aws.sessions import error_code
 from keyrotation.compat import register_secret
 
 __all__ = [
@@ -67,18 +67,6 @@ class InterruptedRotation:
     pending: PendingRotation
     undelivered: tuple[str, ...] = ()
     unresolved: str | None = None
-
-
-def describe_error(error: BaseException, *, hide: str | None = None) -> str:
-    """A one-line description of ``error`` for records and logs, with ``hide`` removed."""
-    if isinstance(error, ClientError):
-        message = error.response.get("Error", {}).get("Message", "")
-        text = f"{error.operation_name}: {error_code(error)}: {message}"
-    else:
-        text = f"{type(error).__name__}: {error}"
-    if hide:
-        text = text.replace(hide, "***")
-    return text
 
 
 class KeyActions:

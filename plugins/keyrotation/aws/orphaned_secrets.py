@@ -14,8 +14,8 @@ from collections.abc import Collection, Iterable
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from keyrotation.aws.errors import error_code
 from keyrotation.aws.secret_store import OwnSecret
-from keyrotation.aws.sessions import error_code
 
 __all__ = ["orphaned_secrets"]
 

@@ -14,13 +14,15 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from keyrotation.aws.sessions import error_code
+from keyrotation.aws.errors import error_code
+from keyrotation.aws.pagination import paginate
+from keyrotation.utc import as_utc
 
 __all__ = [
     "ACCOUNT_ID_TAG",
@@ -274,9 +276,7 @@ class SecretStore:
             if user_name is None or PENDING_REPLACES_TAG not in tags:
                 continue
             try:
-                since = datetime.fromisoformat(tags.get(PENDING_SINCE_TAG, ""))
-                if since.tzinfo is None:
-                    since = since.replace(tzinfo=UTC)
+                since = as_utc(datetime.fromisoformat(tags.get(PENDING_SINCE_TAG, "")))
             except ValueError:
                 logger.warning(
                     "Secret %s has an unreadable %s tag", entry["Name"], PENDING_SINCE_TAG
@@ -374,7 +374,7 @@ class SecretStore:
         """
         answer = self._client.delete_secret(SecretId=secret.arn)
         deletion = answer.get("DeletionDate")
-        return deletion.astimezone(UTC) if isinstance(deletion, datetime) else None
+        return as_utc(deletion) if isinstance(deletion, datetime) else None
 
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:
@@ -463,8 +463,7 @@ class SecretStore:
         return self.holder_account_id
 
     def _list_secrets(self, **params: Any) -> Iterator[dict[str, Any]]:
-        for page in self._client.get_paginator("list_secrets").paginate(**params):
-            yield from page.get("SecretList", [])
+        return paginate(self._client, "list_secrets", "SecretList", **params)
 
 
 def _failed_regions(statuses: Sequence[Mapping[str, Any]], configured: Sequence[str]) -> list[str]:

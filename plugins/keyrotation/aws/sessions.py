@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import ClientError, UnknownRegionError
 
+from keyrotation.aws.errors import error_code, error_message
 from keyrotation.compat import register_secret
 
 if TYPE_CHECKING:
@@ -65,14 +66,6 @@ for _name in ("botocore.endpoint", "botocore.parsers", "botocore.hooks"):
     logging.getLogger(_name).addFilter(_DropSecretPayloads())
 
 
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _error_message(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message", ""))
-
-
 class AccountAccessError(RuntimeError):
     """A role in an account cannot be assumed; the message says what to fix."""
 
@@ -91,8 +84,7 @@ class AccountAccessError(RuntimeError):
     ) -> AccountAccessError:
         code = error_code(error)
         problem = (
-            f"Cannot assume role {role_arn} in account {account_id}: "
-            f"{code}: {_error_message(error)}"
+            f"Cannot assume role {role_arn} in account {account_id}: {code}: {error_message(error)}"
         )
         if code in _DENIED:
             problem += (

@@ -1,7 +1,8 @@
 """The notification step: templated emails to account owners, key owners and the admins.
 
 ``send_notifications`` plans every email of a run from the rotation tasks' records
-(``messages``), renders them all (``templates``), and only then sends them
+(``messages``, in words from ``wording``, to ``recipients``, with template values from
+``context``), renders them all (``templates``), and only then sends them
 (``delivery`` through a ``transport``), so a missing or broken template stops the step
 before any email goes out. Re-running it sends the same run's emails again and changes
 nothing else.
@@ -12,6 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from keyrotation.notification.context import (
+    ADMIN_TEMPLATE,
+    AUDIT_TEMPLATE,
+    ENFORCE_TEMPLATE,
+    PlannedEmail,
+)
 from keyrotation.notification.delivery import (
     DeliveryError,
     FailedEmail,
@@ -25,13 +32,7 @@ from keyrotation.notification.errors import (
     TransportUnavailableError,
     UnverifiedSenderError,
 )
-from keyrotation.notification.messages import (
-    ADMIN_TEMPLATE,
-    AUDIT_TEMPLATE,
-    ENFORCE_TEMPLATE,
-    PlannedEmail,
-    plan_emails,
-)
+from keyrotation.notification.messages import plan_emails
 from keyrotation.notification.templates import TemplateSource, load_template_source
 from keyrotation.notification.transport import EmailTransport, RenderedEmail, build_transport
 from keyrotation.results import Account, ActionRecord

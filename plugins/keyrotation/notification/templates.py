@@ -174,6 +174,8 @@ class _S3Loader(jinja2.BaseLoader):
     ) -> tuple[str, str, Callable[[], bool]]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        from keyrotation.aws.errors import error_code
+
         # split_template_path refuses ".." so a template cannot reach outside the prefix.
         key = self._prefix + "/".join(split_template_path(template))
         url = f"s3://{self._bucket}/{key}"
@@ -184,8 +186,7 @@ class _S3Loader(jinja2.BaseLoader):
                 self._hook = self._hook_factory()
             text = self._hook.read_key(key=key, bucket_name=self._bucket)
         except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _NOT_FOUND_CODES:
+            if error_code(error) in _NOT_FOUND_CODES:
                 raise jinja2.TemplateNotFound(template) from None
             raise TemplateError(f"could not read email template {url}: {error}") from error
         except BotoCoreError as error:

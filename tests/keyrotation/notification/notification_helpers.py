@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from keyrotation.notification.messages import PlannedEmail, plan_emails
+from keyrotation.notification.context import PlannedEmail
+from keyrotation.notification.messages import plan_emails
 from keyrotation.results import Account, ActionRecord
 from keyrotation.settings import RotationSettings
 

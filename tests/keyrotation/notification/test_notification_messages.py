@@ -19,12 +19,9 @@ from notification_helpers import (
     record,
 )
 
-from keyrotation.notification.messages import (
-    AccountSection,
-    days_remaining,
-    describe_record,
-    plan_emails,
-)
+from keyrotation.notification.context import AccountSection
+from keyrotation.notification.messages import plan_emails
+from keyrotation.notification.wording import days_remaining, describe_record
 from keyrotation.results import Account, ActionRecord
 from keyrotation.settings import RotationSettings
 

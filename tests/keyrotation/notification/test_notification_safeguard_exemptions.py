@@ -8,8 +8,8 @@ from datetime import timedelta
 from notification_helpers import DEV, NOW, PACKAGED, PROD, REGION, plan, record
 
 from keyrotation.notification import render_emails
-from keyrotation.notification.messages import describe_record
 from keyrotation.notification.templates import load_template_source
+from keyrotation.notification.wording import describe_record
 from keyrotation.results import ActionRecord
 from keyrotation.settings import RotationSettings
 
