@@ -313,10 +313,11 @@ class NotificationSettings(_Settings):
         description="an IAM Identity Center access portal (`https://d-xxxxxxxxxx.awsapps.com/start`)"
         ": the console link opens accounts through the portal instead of switching role",
     )
-    sso_permission_set: Annotated[
-        Text, _shaped(identifiers.IAM_NAME, "a permission set name")
-    ] = Field(
-        default="", description="the permission set people use in the portal (with `sso_start_url`)"
+    sso_permission_set: Annotated[Text, _shaped(identifiers.IAM_NAME, "a permission set name")] = (
+        Field(
+            default="",
+            description="the permission set people use in the portal (with `sso_start_url`)",
+        )
     )
 
     @model_validator(mode="after")
