@@ -16,7 +16,8 @@ import boto3
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from keyrotation.aws.key_actions import InterruptedRotation, KeyActions, describe_error
+from keyrotation.aws.errors import describe_error, error_code
+from keyrotation.aws.key_actions import InterruptedRotation, KeyActions
 from keyrotation.aws.orphaned_secrets import orphaned_secrets
 from keyrotation.aws.scan import (
     AccountScan,
@@ -27,7 +28,7 @@ from keyrotation.aws.scan import (
     scan_account,
 )
 from keyrotation.aws.secret_store import OwnSecret, PendingRotation, SecretStore
-from keyrotation.aws.sessions import AccountSessions, error_code
+from keyrotation.aws.sessions import AccountSessions
 from keyrotation.exemptions import (
     AccountExemptions,
     Exemption,

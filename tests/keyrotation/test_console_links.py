@@ -95,7 +95,10 @@ def test_the_operator_link_formats_what_the_task_persisted():
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"sso_start_url": "http://example.awsapps.com/start"}, "sso_start_url must be the https"),
+        (
+            {"sso_start_url": "http://example.awsapps.com/start"},
+            "sso_start_url: .* is not the https:// URL",
+        ),
         ({"sso_start_url": "https://example.awsapps.com/start"}, "go together"),
         ({"sso_permission_set": "SecurityAudit"}, "go together"),
         (

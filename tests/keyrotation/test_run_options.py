@@ -7,7 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from keyrotation.run_options import RUN_PARAM_SCHEMAS, RunConfError, RunOptions, evaluation_time
+from keyrotation.run_options import (
+    RunConfError,
+    RunOptions,
+    evaluation_time,
+    trigger_form_params,
+)
 
 RUN_AFTER = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 INTERVAL_END = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
@@ -69,9 +74,9 @@ def test_a_run_without_any_time_is_an_error():
 def test_every_param_accepts_an_empty_value_so_the_form_does_not_require_it():
     from keyrotation.compat import Param
 
-    for name, schema in RUN_PARAM_SCHEMAS.items():
-        assert "null" in schema["type"], name
-        assert Param(None, **schema).resolve() is None
+    for name, param in trigger_form_params().items():
+        assert "null" in param.schema["type"], name
+        assert Param(None, **param.schema).resolve() is None
     assert RunOptions.from_conf({"dry_run": None, "force_rotate": None, "accounts": None}) == (
         RunOptions()
     )

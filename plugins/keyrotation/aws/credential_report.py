@@ -27,7 +27,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from keyrotation.aws.sessions import error_code
+from keyrotation.aws.errors import error_code
 from keyrotation.policy import PolicySettings, evaluate_keys
 
 __all__ = [

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,8 +34,10 @@ from keyrotation.aws.credential_report import (
     fetch_credential_report,
     report_flags,
 )
-from keyrotation.aws.sessions import error_code
+from keyrotation.aws.errors import describe_error, error_code
+from keyrotation.aws.pagination import paginate
 from keyrotation.policy import PolicySettings
+from keyrotation.utc import as_utc
 
 __all__ = [
     "TRIAGE_SLACK",
@@ -204,7 +206,11 @@ def _scan_per_user(
     """
     try:
         exempt = _group_members(iam, exemption_group) if exemption_group else set()
-        listed = [u for u in _paginate(iam, "list_users", "Users") if u["UserName"] not in exempt]
+        listed = [
+            u
+            for u in paginate(iam, "list_users", "Users", page_size=PAGE_SIZE)
+            if u["UserName"] not in exempt
+        ]
     except ClientError as error:
         raise _scan_error(account_id, error) from None
     # map() keeps the users' order and re-raises the first failure.
@@ -230,7 +236,13 @@ def _scan_triaged(
     report = fetch_credential_report(iam, clock=triage.clock)
     try:
         details = list(
-            _paginate(iam, "get_account_authorization_details", "UserDetailList", Filter=["User"])
+            paginate(
+                iam,
+                "get_account_authorization_details",
+                "UserDetailList",
+                page_size=PAGE_SIZE,
+                Filter=["User"],
+            )
         )
     except ClientError as error:
         if error_code(error) in ("AccessDenied", "AccessDeniedException"):
@@ -319,7 +331,7 @@ def _live_look(
         row.arn != user.get("Arn")
         or row.created is None
         or created is None
-        or abs(_utc(created) - row.created) >= timedelta(seconds=1)
+        or abs(as_utc(created) - row.created) >= timedelta(seconds=1)
     ):
         return "the credential report describes an earlier user of this name"
     return report_flags(row, now=triage.now, margin=margin, policy=triage.policy)
@@ -332,7 +344,7 @@ def _short(duration: timedelta) -> str:
 def read_owner(iam: BaseClient, user_name: str, owner_tag: str) -> str | None:
     """The value of the user's owner tag (tag keys compare case-insensitively, as in IAM)."""
     wanted = owner_tag.lower()
-    for tag in _paginate(iam, "list_user_tags", "Tags", UserName=user_name):
+    for tag in paginate(iam, "list_user_tags", "Tags", UserName=user_name):
         if tag["Key"].lower() == wanted:
             return tag["Value"] or None
     return None
@@ -340,7 +352,10 @@ def read_owner(iam: BaseClient, user_name: str, owner_tag: str) -> str | None:
 
 def _group_members(iam: BaseClient, group: str) -> set[str]:
     try:
-        return {u["UserName"] for u in _paginate(iam, "get_group", "Users", GroupName=group)}
+        return {
+            u["UserName"]
+            for u in paginate(iam, "get_group", "Users", page_size=PAGE_SIZE, GroupName=group)
+        }
     except ClientError as error:
         if error_code(error) != _GONE:
             raise
@@ -359,7 +374,7 @@ def _scan_user(
     else, with ``read_tags``, they are read here (ListUserTags)."""
     name = user["UserName"]
     try:
-        listed = list(_paginate(iam, "list_access_keys", "AccessKeyMetadata", UserName=name))
+        listed = list(paginate(iam, "list_access_keys", "AccessKeyMetadata", UserName=name))
     except ClientError as error:
         if error_code(error) == _GONE:
             logger.info("%s: deleted during the scan", name)
@@ -377,7 +392,7 @@ def _scan_user(
             ScannedKey(
                 access_key_id=key["AccessKeyId"],
                 status=key["Status"],
-                created=_utc(key["CreateDate"]),
+                created=as_utc(key["CreateDate"]),
                 last_used=last_used,
             )
         )
@@ -396,7 +411,7 @@ def _user_tags(iam: BaseClient, user_name: str) -> dict[str, str]:
     """Every tag of the user (exemption and owner tags are read from them)."""
     return {
         tag["Key"]: tag["Value"]
-        for tag in _paginate(iam, "list_user_tags", "Tags", UserName=user_name)
+        for tag in paginate(iam, "list_user_tags", "Tags", UserName=user_name)
     }
 
 
@@ -407,26 +422,10 @@ def _last_used(iam: BaseClient, access_key_id: str) -> datetime | None:
         # An answer without the block is unclear, and unclear is not "never used".
         raise ScanError(f"GetAccessKeyLastUsed for {access_key_id} returned no AccessKeyLastUsed")
     moment = used.get("LastUsedDate")
-    return _utc(moment) if moment is not None else None
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
-def _paginate(
-    client: BaseClient, operation: str, result_key: str, **params: Any
-) -> Iterator[dict[str, Any]]:
-    paginator = client.get_paginator(operation)
-    paged = ("list_users", "get_group", "get_account_authorization_details")
-    config = {"PageSize": PAGE_SIZE} if operation in paged else {}
-    for page in paginator.paginate(**params, PaginationConfig=config):
-        yield from page.get(result_key, [])
+    return as_utc(moment) if moment is not None else None
 
 
 def _scan_error(account_id: str, error: ClientError) -> ScanError:
     return ScanError(
-        f"Scanning IAM users of account {account_id} failed in "
-        f"{error.operation_name}: {error_code(error)}: "
-        f"{error.response.get('Error', {}).get('Message', '')}"
+        f"Scanning IAM users of account {account_id} failed in {describe_error(error)}"
     )
