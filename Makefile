@@ -42,7 +42,7 @@ test: lint typecheck
 
 # Airflow's own processes on 127.0.0.1; the Celery stage needs PostgreSQL and Redis there.
 test-system: install
-	$(BIN)/python -m pytest tests/system -m system -p no:randomly
+	$(BIN)/python -m pytest tests/system -m system
 
 demo: install
 	$(BIN)/python -m deploy.demo.run
