@@ -4,17 +4,32 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints-3.11.txt
 STAMP := $(VENV)/.installed
+# The Amazon MWAA Airflow versions of the support matrix, each with requirements/lock-<v>.txt.
+MWAA_VERSIONS := 2.10.3 2.11.2 3.0.6 3.3.1
+# What the support matrix runs on each version: the DAG and end-to-end suites, the MWAA
+# bundle loaded in that version, and SMTP delivery through that version's smtp provider.
+MATRIX_TESTS := tests/dags tests/deploy/test_mwaa_package.py tests/deploy/test_mwaa_bundle_loads.py \
+	tests/keyrotation/notification/test_notification_smtp.py tests/keyrotation/test_compat.py
 
-.PHONY: help install test test-system lint format typecheck demo demo-dry-run up bench clean
+.PHONY: help install test test-matrix test-system lint format typecheck demo demo-dry-run \
+	up bench mwaa-package clean
 
 help:
-	@echo "make demo          run the DAG end to end against a local moto organisation"
-	@echo "make demo-dry-run  the same run in audit (dry run) mode"
-	@echo "make up            Airflow (UI on 127.0.0.1:8080) against the demo organisation, dry runs"
-	@echo "                   (ENFORCE=1: runs rotate keys; API_PORT=8081: another port)"
-	@echo "make test          lint and the whole test suite"
-	@echo "make test-system   real Airflow (API server, scheduler, Celery workers) against moto"
-	@echo "make bench         benchmarks that print planning and scan throughput"
+	@echo "make demo              run the DAG end to end against a local moto organisation"
+	@echo "make demo-dry-run      the same run in audit (dry run) mode"
+	@echo "make up                Airflow (UI on 127.0.0.1:8080) against the demo organisation, dry runs"
+	@echo "                       (ENFORCE=1: runs rotate keys; API_PORT=8081: another port)"
+	@echo "make test              lint, type check and the whole test suite (Airflow 3.3.2)"
+	@echo "make test AIRFLOW=<v>  the DAG and end-to-end suites on one MWAA version: $(MWAA_VERSIONS)"
+	@echo "make test-matrix       the same on every MWAA version (builds .venv-<version>)"
+	@echo "make test-system       real Airflow (API server, scheduler, Celery workers) against moto"
+	@echo "make lint              ruff check and ruff format --check"
+	@echo "make format            ruff format and ruff check --fix"
+	@echo "make typecheck         mypy over the package"
+	@echo "make bench             benchmarks that print planning and scan throughput"
+	@echo "make mwaa-package      the MWAA bundle in dist/mwaa-<v> (MWAA_VERSION=<v>, default newest 3.x)"
+	@echo "make install           only create .venv and install"
+	@echo "make clean             remove the venvs and build output"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +52,26 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
+ifeq ($(filter-out 3.3.2,$(AIRFLOW)),)
 test: lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not system"
+else
+test: test-airflow-$(AIRFLOW)
+endif
+
+test-matrix: $(addprefix test-airflow-,$(MWAA_VERSIONS))
+
+# .venv-<v> from requirements/lock-<v>.txt (rebuilt when the lock changes), then the suites.
+test-airflow-%:
+	requirements/venv $*
+	.venv-$*/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_TESTS)
 
 # Airflow's own processes on 127.0.0.1; the Celery stage needs PostgreSQL and Redis there.
 test-system: install
 	$(BIN)/python -m pytest tests/system -m system
+
+mwaa-package: install
+	$(BIN)/python -m deploy.mwaa.package $(if $(MWAA_VERSION),--mwaa-version $(MWAA_VERSION))
 
 demo: install
 	$(BIN)/python -m deploy.demo.run
@@ -57,4 +86,4 @@ bench: install
 	$(BIN)/python -m tests.benchmarks.run
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-* demo-output dist .pytest_cache .ruff_cache .mypy_cache

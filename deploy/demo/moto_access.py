@@ -12,15 +12,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from moto.core.exceptions import ServiceException
 from moto.iam.models import iam_backends
 from moto.sts.models import STSBackend
 
 _ALWAYS_ASSUMABLE = {"OrganizationAccountAccessRole"}
 
+try:  # moto 5.1 and later
+    from moto.core.exceptions import ServiceException
 
-class _AssumeRoleDenied(ServiceException):
-    code = "AccessDenied"
+    class _AssumeRoleDenied(ServiceException):
+        code = "AccessDenied"
+
+except ImportError:  # moto 5.0, pinned by Amazon MWAA's Airflow 2.10 and 2.11
+    from moto.core.exceptions import RESTError
+
+    class _AssumeRoleDenied(RESTError):  # type: ignore[no-redef]
+        code = 403
+
+        def __init__(self, message: str) -> None:
+            super().__init__("AccessDenied", message)
 
 
 def _role_exists(role_arn: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
 
@@ -19,6 +19,8 @@ MEMBER_ROLE_NAME = "iam-key-rotation-member-role"
 EXEMPTION_GROUP = "IAMKeyRotationExemptionGroup"
 SENDER_EMAIL = "iam-key-rotation@security.example.com"
 REGION = "us-east-1"
+EXEMPT_UNTIL_TAG = "iam-key-rotation:exempt-until"
+EXEMPT_REASON_TAG = "iam-key-rotation:exempt-reason"
 
 ClientFactory = Callable[..., object]
 
@@ -39,6 +41,7 @@ class DemoUser:
     owner: str | None = None
     exempt: bool = False
     story: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,15 @@ class DemoAccount:
     users: tuple[DemoUser, ...]
     suspended: bool = False
     member_role: bool = True
+    #: Tags on the account in AWS Organizations (an account exemption tag, say).
+    tags: tuple[tuple[str, str], ...] = ()
+    #: Users that no longer exist but whose secret the pipeline once created.
+    deleted_users_with_secrets: tuple[str, ...] = ()
+
+
+def days_from_today(days: int) -> str:
+    """A date ``days`` after today (UTC), as an exemption tag holds it."""
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
 
 
 @dataclass
@@ -59,6 +71,7 @@ class SeededOrganization:
     ous: dict[tuple[str, ...], str] = field(default_factory=dict)
     keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (account, user) -> ids
     root_id: str = ""
+    orphaned_secrets: dict[str, str] = field(default_factory=dict)  # account id -> name
 
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
@@ -91,6 +104,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
                 story="in the exemption group: never touched",
             ),
         ),
+        deleted_users_with_secrets=("former-contractor",),
     ),
     DemoAccount(
         "data-prod",
@@ -113,6 +127,12 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
                 (DemoKey(150, 3), DemoKey(100, 1)),
                 story="two expired Active keys: least recently used deleted, other rotated",
             ),
+            DemoUser(
+                "kim",
+                (DemoKey(105, 1), DemoKey(15)),
+                owner="kim@example.com",
+                story="rotated 15 days ago, new key never used: old key kept active, warned",
+            ),
         ),
     ),
     DemoAccount(
@@ -133,6 +153,37 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
                 story="rotated 5 days ago: deactivation of the old key announced",
             ),
             DemoUser("ci-bot", (DemoKey(10, 0.1),), story="fresh key: nothing to do"),
+            DemoUser(
+                "legacy-batch",
+                (DemoKey(200, 1),),
+                owner="erin@example.com",
+                tags=(
+                    (EXEMPT_UNTIL_TAG, days_from_today(4)),
+                    (EXEMPT_REASON_TAG, "vendor certifies the new client first"),
+                ),
+                story="exempt by tag for 4 more days: untouched, end announced",
+            ),
+            DemoUser(
+                "olaf",
+                (DemoKey(120, 2),),
+                tags=((EXEMPT_UNTIL_TAG, "forever"),),
+                story="exemption tag 'forever' is no date: rotated, problem reported",
+            ),
+        ),
+    ),
+    DemoAccount(
+        "research",
+        ("Workloads", "Development"),
+        (
+            DemoUser(
+                "peggy",
+                (DemoKey(150, 1),),
+                story="account exempt by its Organizations tag: untouched",
+            ),
+        ),
+        tags=(
+            (EXEMPT_UNTIL_TAG, days_from_today(60)),
+            (EXEMPT_REASON_TAG, "cluster migration"),
         ),
     ),
     DemoAccount(
@@ -169,6 +220,11 @@ def seed_organization(
             AccountId=account_id, SourceParentId=seeded.root_id, DestinationParentId=parent
         )
         seeded.accounts[account.name] = account_id
+        if account.tags:
+            org.tag_resource(
+                ResourceId=account_id,
+                Tags=[{"Key": key, "Value": value} for key, value in account.tags],
+            )
         member = assume(account_id)
         iam = member("iam")
         if account.member_role:
@@ -177,6 +233,10 @@ def seed_organization(
         for user in account.users:
             seeded.keys[(account_id, user.name)] = _create_user(
                 iam, account_id, user, age_keys=age_keys
+            )
+        for user_name in account.deleted_users_with_secrets:
+            seeded.orphaned_secrets[account_id] = _create_orphaned_secret(
+                member("secretsmanager"), account_id, user_name
             )
         if account.suspended:
             org.close_account(AccountId=account_id)
@@ -218,6 +278,7 @@ def _create_user(
     age_keys: Callable[[str, str, str, DemoKey], None] | None,
 ) -> list[str]:
     tags = [{"Key": "owner", "Value": user.owner}] if user.owner else []
+    tags += [{"Key": key, "Value": value} for key, value in user.tags]
     iam.create_user(UserName=user.name, Tags=tags)
     if user.exempt:
         iam.add_user_to_group(GroupName=EXEMPTION_GROUP, UserName=user.name)
@@ -232,6 +293,21 @@ def _create_user(
         if age_keys is not None:
             age_keys(account_id, user.name, created["AccessKeyId"], key)
     return key_ids
+
+
+def _create_orphaned_secret(secrets, account_id: str, user_name: str) -> str:
+    """The secret the pipeline once stored for a user deleted since (its name and tags)."""
+    name = f"Account_{account_id}_User_{user_name}_AccessKey"
+    secrets.create_secret(
+        Name=name,
+        Description=f"Access key of IAM user {user_name} in account {account_id}",
+        SecretString=json.dumps({"UserName": user_name, "AccessKeyId": "deleted-with-its-user"}),
+        Tags=[
+            {"Key": "iam-key-rotation:account-id", "Value": account_id},
+            {"Key": "iam-key-rotation:user-name", "Value": user_name},
+        ],
+    )
+    return name
 
 
 def age_key_in_moto(now: datetime) -> Callable[[str, str, str, DemoKey], None]:

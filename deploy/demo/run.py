@@ -291,8 +291,12 @@ def _print_organization(seeded: SeededOrganization) -> None:
         account_id = seeded.accounts[account.name]
         state = "SUSPENDED" if account_id in seeded.suspended else "ACTIVE"
         print(f"  {account_id} {account.name:<14} {state:<9} OU /{'/'.join(account.ou_path)}")
+        if account.tags:
+            print(f"      (account tags: {', '.join(f'{k}={v}' for k, v in account.tags)})")
         for user in account.users:
             print(f"      {user.name:<12} {user.story}")
+        for user_name in account.deleted_users_with_secrets:
+            print(f"      {user_name:<12} deleted user whose secret remains: deletion scheduled")
 
 
 def _print_results(output: Path, seeded: SeededOrganization, *, dry_run: bool) -> None:
@@ -309,6 +313,12 @@ def _print_results(output: Path, seeded: SeededOrganization, *, dry_run: bool) -
     for account_id in sorted(by_account):
         print(f"  {account_id} {names.get(account_id, '')}")
         for r in by_account[account_id]:
+            if not r["access_key_id"]:
+                # Not a key action: an exemption, a bad exemption tag, a secret's upkeep.
+                what = r.get("exempt_until") or r.get("error") or r.get("secret_name") or ""
+                who = r["user_name"] or "(account)"
+                print(f"    {who:<12} {r['action']:<17} {what} [{r['outcome']}]")
+                continue
             detail = f" -> new key in {r['secret_name']}" if r.get("new_access_key_id") else ""
             due = f" due {r['due'][:10]}" if r.get("due") else ""
             print(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,11 +59,22 @@ def plan_users(
     now: datetime,
     settings: PolicySettings,
     forced: Collection[str] = frozenset(),
+    exempt_until: Mapping[str, datetime] | None = None,
 ) -> list[UserPlan]:
-    """One plan per user, in the order given, including users with nothing to do."""
+    """One plan per user, in the order given, including users with nothing to do.
+
+    ``exempt_until`` maps the names of exempt users to the end of their exemption.
+    """
+    ends = exempt_until or {}
     plans = []
     for user in users:
         force = user.name in forced
-        actions = evaluate_keys(user.key_metadata(), now=now, settings=settings, force_rotate=force)
+        actions = evaluate_keys(
+            user.key_metadata(),
+            now=now,
+            settings=settings,
+            force_rotate=force,
+            exempt_until=ends.get(user.name),
+        )
         plans.append(UserPlan(user=user, actions=tuple(actions), forced=force))
     return plans

@@ -62,6 +62,14 @@ class Reason(enum.StrEnum):
     UNUSED_KEY_PENDING_DELETION = (
         "Key will be permanently deleted soon, key is about to expire and has never been used."
     )
+    NEW_KEY_NOT_IN_USE = (
+        "The new key has not been used yet: the old key stays active until it is, "
+        "at the latest until the due date."
+    )
+    NEW_KEY_USE_DEADLINE = (
+        "The new key was not used before the deadline: the old key is deactivated."
+    )
+    EXEMPTION_ENDING = "The exemption ends soon: the key policy applies again after the due date."
 
     @property
     def text(self) -> str:
@@ -70,19 +78,31 @@ class Reason(enum.StrEnum):
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """The four durations of the policy, in whole days."""
+    """The durations of the policy, in whole days, and the new-key-use safeguard.
+
+    With ``require_new_key_use`` an expired key beside a never-used newer key stays
+    active until the newer key is used, at the latest ``new_key_use_deadline_days``
+    after the newer key's creation.
+    """
 
     rotation_period_days: int = 90
     installation_grace_days: int = 10
     recovery_grace_days: int = 10
     warning_days: int = 7
+    require_new_key_use: bool = True
+    new_key_use_deadline_days: int = 30
 
     def __post_init__(self) -> None:
+        if not isinstance(self.require_new_key_use, bool):
+            raise PolicySettingsError(
+                f"require_new_key_use must be true or false, got {self.require_new_key_use!r}"
+            )
         for name in (
             "rotation_period_days",
             "installation_grace_days",
             "recovery_grace_days",
             "warning_days",
+            "new_key_use_deadline_days",
         ):
             value = getattr(self, name)
             # bool is an int subclass; True days is a typo, not a duration.
@@ -94,6 +114,18 @@ class PolicySettings:
             raise PolicySettingsError(
                 f"warning_days ({self.warning_days}) must be less than "
                 f"rotation_period_days ({self.rotation_period_days})"
+            )
+        # The deadline only means something with the safeguard on; with it off the
+        # settings accepted are exactly those accepted without the safeguard.
+        if self.require_new_key_use and not (
+            self.installation_grace_days
+            <= self.new_key_use_deadline_days
+            < self.rotation_period_days
+        ):
+            raise PolicySettingsError(
+                f"new_key_use_deadline_days ({self.new_key_use_deadline_days}) must be at "
+                f"least installation_grace_days ({self.installation_grace_days}) and less "
+                f"than rotation_period_days ({self.rotation_period_days})"
             )
 
     @property
@@ -111,6 +143,10 @@ class PolicySettings:
     @property
     def warning_window(self) -> timedelta:
         return timedelta(days=self.warning_days)
+
+    @property
+    def new_key_use_deadline(self) -> timedelta:
+        return timedelta(days=self.new_key_use_deadline_days)
 
 
 @dataclass(frozen=True)
@@ -185,11 +221,16 @@ def evaluate_keys(
     now: datetime,
     settings: PolicySettings,
     force_rotate: bool = False,
+    exempt_until: datetime | None = None,
 ) -> list[Action]:
     """Decide what to do with one user's access keys at ``now``.
 
     Returns the actions in execution order: a DELETE that makes room for a new key
     precedes the ROTATE that needs the room.
+
+    ``exempt_until`` is the moment the user's exemption ends (exclusive). Before it the
+    keys are left alone, except that within the warning window each key is told that the
+    exemption ends (EXEMPTION_ENDING, due then); from it on the policy applies as usual.
     """
     clock = _Clock(now, settings)
     states = sorted(
@@ -200,6 +241,13 @@ def evaluate_keys(
         raise ValueError(f"user {states[0].user_name} has {len(states)} access keys; IAM allows 2")
     if len({k.user_name for k in states}) > 1:
         raise ValueError("evaluate_keys takes the keys of one user at a time")
+    if exempt_until is not None:
+        if not isinstance(exempt_until, datetime) or exempt_until.utcoffset() is None:
+            raise ValueError("exempt_until must be a timezone-aware datetime")
+        if not clock.past(exempt_until):
+            if not clock.near(exempt_until):
+                return []
+            return [_warn(key, Reason.EXEMPTION_ENDING, exempt_until) for key in states]
 
     actions, remaining = _never_used_keys(states, clock)
     actions += _remaining_keys(remaining, clock, force_rotate)
@@ -310,6 +358,8 @@ def _two_active(
         ]
     if first_expired or second_expired:
         expired, unexpired = (first, second) if first_expired else (second, first)
+        if clock.settings.require_new_key_use and unexpired.used is None:
+            return _expired_beside_unused_new_key(expired, unexpired, clock)
         deactivate_at = unexpired.created + clock.settings.installation_grace
         unexpired_expires = clock.expires(unexpired)
         if clock.past(deactivate_at):
@@ -327,6 +377,31 @@ def _two_active(
         return _conflict_warnings(old, new, clock.expires(new))
     if clock.near(clock.expires(old)):
         return [_warn(old, Reason.KEY_PENDING_EXPIRATION_CONFLICT, clock.expires(old))]
+    return []
+
+
+def _expired_beside_unused_new_key(
+    expired: KeyState, unexpired: KeyState, clock: _Clock
+) -> list[Action]:
+    """The safeguard: the expired key stays active until the new key is used.
+
+    Deactivating on time alone would cut off every application that has not installed
+    the new key yet; the deadline bounds how long an expired key can live on.
+    """
+    deadline = unexpired.created + clock.settings.new_key_use_deadline
+    install_by = unexpired.created + clock.settings.installation_grace
+    unexpired_expires = clock.expires(unexpired)
+    if clock.past(deadline):
+        actions = [_act(ActionType.DEACTIVATE, expired, Reason.NEW_KEY_USE_DEADLINE)]
+        if clock.near(unexpired_expires):
+            actions.append(_warn(unexpired, Reason.KEY_PENDING_ROTATION, unexpired_expires))
+        return actions
+    if clock.near(unexpired_expires):
+        return _conflict_warnings(expired, unexpired, unexpired_expires)
+    if clock.past(install_by):
+        return [_warn(expired, Reason.NEW_KEY_NOT_IN_USE, deadline)]
+    if clock.near(install_by):
+        return [_warn(expired, Reason.KEY_PENDING_DEACTIVATION, install_by)]
     return []
 
 

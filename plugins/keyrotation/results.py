@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Account", "ActionRecord", "Outcome", "failed_records", "format_summary_table"]
+__all__ = [
+    "Account",
+    "ActionRecord",
+    "Notice",
+    "Outcome",
+    "failed_records",
+    "format_summary_table",
+]
 
 
 class Outcome(enum.StrEnum):
@@ -20,6 +27,23 @@ class Outcome(enum.StrEnum):
     DRY_RUN = "skipped (dry run)"
     FAILED = "failed"
     WARNED = "warned"
+    EXEMPT = "exempt"
+    REPORTED = "reported"
+
+
+class Notice(enum.StrEnum):
+    """Records that are no key action of the policy; their ``action`` field names them.
+
+    EXEMPT lists an exempt user or account; EXEMPTION_PROBLEM an exemption tag that
+    exempts nothing (``error`` says why); DELETE_ORPHANED_SECRET the scheduled deletion
+    of a secret whose user no longer exists; REPAIR_REPLICA the re-replication of a
+    secret to a region whose replica failed.
+    """
+
+    EXEMPT = "EXEMPT"
+    EXEMPTION_PROBLEM = "EXEMPTION_PROBLEM"
+    DELETE_ORPHANED_SECRET = "DELETE_ORPHANED_SECRET"
+    REPAIR_REPLICA = "REPAIR_REPLICA"
 
 
 @dataclass(frozen=True)
@@ -29,14 +53,20 @@ class Account:
     id: str
     name: str
     email: str
+    #: The account's tags in AWS Organizations, read once per run by the inventory.
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "email": self.email, "tags": dict(self.tags)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Account:
+        tags = data.get("tags") or {}
         return cls(
-            id=str(data["id"]), name=str(data.get("name", "")), email=str(data.get("email", ""))
+            id=str(data["id"]),
+            name=str(data.get("name", "")),
+            email=str(data.get("email", "")),
+            tags={str(key): str(value) for key, value in dict(tags).items()},
         )
 
 
@@ -60,6 +90,11 @@ class ActionRecord:
     secret_region: str | None = None
     new_access_key_id: str | None = None
     owner: str | None = None
+    #: EXEMPT records: what made the user (or, with no user, the account) exempt, why,
+    #: and the last exempt day (ISO date; None: no end).
+    exemption_source: str | None = None
+    exemption_reason: str | None = None
+    exempt_until: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,11 +124,11 @@ def format_summary_table(records: Iterable[ActionRecord]) -> str:
     """A fixed-width table of the records, for task logs."""
     rows = [
         (
-            r.user_name,
-            r.access_key_id,
+            r.user_name or ("(account)" if r.action == Notice.EXEMPT.value else ""),
+            r.access_key_id or r.secret_name or "",
             r.action,
-            r.reason,
-            (r.due or "")[:10],
+            _summary_reason(r),
+            (r.exempt_until or r.due or "")[:10],
             r.outcome + (f": {r.error}" if r.error else ""),
         )
         for r in records
@@ -108,3 +143,12 @@ def format_summary_table(records: Iterable[ActionRecord]) -> str:
         for row in (_SUMMARY_COLUMNS, tuple("-" * w for w in widths), *rows)
     ]
     return "\n".join(lines)
+
+
+def _summary_reason(record: ActionRecord) -> str:
+    if record.action == Notice.EXEMPT.value:
+        why = f": {record.exemption_reason}" if record.exemption_reason else ""
+        return f"{record.exemption_source or 'exempt'}{why}"
+    if record.action == Notice.REPAIR_REPLICA.value:
+        return f"replica in {record.secret_region}"
+    return record.reason

@@ -17,12 +17,19 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from keyrotation.aws.key_actions import InterruptedRotation, KeyActions, describe_error
+from keyrotation.aws.orphaned_secrets import orphaned_secrets
 from keyrotation.aws.scan import AccountScan, ScanError, ScannedUser, read_owner, scan_account
-from keyrotation.aws.secret_store import SecretStore
+from keyrotation.aws.secret_store import OwnSecret, SecretStore
 from keyrotation.aws.sessions import AccountSessions, error_code
+from keyrotation.exemptions import (
+    AccountExemptions,
+    Exemption,
+    group_exemption,
+    resolve_exemptions,
+)
 from keyrotation.planner import UserPlan, forced_users, plan_users
 from keyrotation.policy import Action, ActionType, Reason
-from keyrotation.results import Account, ActionRecord, Outcome
+from keyrotation.results import Account, ActionRecord, Notice, Outcome
 from keyrotation.settings import RotationSettings
 
 __all__ = ["AccountReport", "rotate_account"]
@@ -30,6 +37,7 @@ __all__ = ["AccountReport", "rotate_account"]
 logger = logging.getLogger(__name__)
 
 _ROTATIONS = (ActionType.ROTATE, ActionType.ROTATE_AND_DELETE)
+_NEW_KEY_REASONS = (Reason.NEW_KEY_NOT_IN_USE, Reason.NEW_KEY_USE_DEADLINE)
 
 
 @dataclass
@@ -60,7 +68,20 @@ def rotate_account(
     forced = forced_users(force_rotate, account.id)
     member = sessions.assume_role(account.id, settings.member_role_name, purpose="rotation")
     iam = sessions.client("iam", member)
-    scan = scan_account(iam, account_id=account.id, exemption_group=settings.exemption_group)
+    scan = scan_account(
+        iam,
+        account_id=account.id,
+        exemption_group=settings.exemption_group,
+        read_tags=bool(settings.exempt_tag or settings.owner_tag),
+    )
+    exemptions = resolve_exemptions(
+        account_id=account.id,
+        account_tags=account.tags,
+        user_tags={user.name: user.tags for user in scan.users},
+        exempt_tag=settings.exempt_tag,
+        now=now,
+        max_days=settings.max_exemption_days,
+    )
     store = _secret_store(account, sessions, settings, member)
     actions = KeyActions(iam, store)
     mode = "dry run" if dry_run else "enforce"
@@ -74,15 +95,23 @@ def rotate_account(
     )
     if scan.exempt:
         logger.info("exempt (members of %s): %s", settings.exemption_group, ", ".join(scan.exempt))
+    for problem in exemptions.problems:
+        logger.warning("%s", problem.message)
 
     users, blocked = _recover_interrupted(scan, actions, dry_run=dry_run)
-    plans = plan_users(users, now=now, settings=settings.policy, forced=forced)
+    plans = plan_users(
+        users,
+        now=now,
+        settings=settings.policy,
+        forced=forced,
+        exempt_until=exemptions.ends(user.name for user in users),
+    )
     report = AccountReport(account=account)
     for plan in plans:
         if not plan.actions:
             logger.info("%s: no action (%s)", plan.user.name, _describe_keys(plan.user, now))
             continue
-        owner = _owner(iam, plan.user.name, settings.owner_tag)
+        owner = _owner(iam, plan.user, settings.owner_tag)
         records = _UserRun(
             plan, account=account, actions=actions, store=store, owner=owner, dry_run=dry_run
         ).execute(blocked.get(plan.user.name))
@@ -92,8 +121,218 @@ def rotate_account(
             logger.warning("%s", line)
         else:
             logger.info("%s", line)
+    report.records.extend(_exemption_records(account, scan, exemptions, settings))
+    report.records.extend(_secret_upkeep(account, iam, store, scan, settings, dry_run=dry_run))
     _log_summary(report, mode)
     return report
+
+
+def _secret_upkeep(
+    account: Account,
+    iam: BaseClient,
+    store: SecretStore,
+    scan: AccountScan,
+    settings: RotationSettings,
+    *,
+    dry_run: bool,
+) -> list[ActionRecord]:
+    """The pipeline's secrets of the account: delete the orphaned, repair failed replicas."""
+    try:
+        secrets = store.own_secrets()
+    except Exception as error:
+        logger.warning("Listing the account's secrets failed: %s", describe_error(error))
+        return [
+            ActionRecord(
+                account_id=account.id,
+                user_name="",
+                access_key_id="",
+                action=Notice.DELETE_ORPHANED_SECRET.value,
+                reason=Notice.DELETE_ORPHANED_SECRET.value,
+                due=None,
+                outcome=Outcome.FAILED.value,
+                error=f"listing the account's secrets failed: {describe_error(error)}",
+            )
+        ]
+    records = _orphaned_secret_records(
+        account, iam, store, secrets, scan, settings, dry_run=dry_run
+    )
+    orphaned = {record.secret_name for record in records}
+    if store.replication_regions:
+        for secret in secrets:
+            if secret.name not in orphaned:
+                records += _replica_records(account, store, secret, dry_run=dry_run)
+    return records
+
+
+def _replica_records(
+    account: Account, store: SecretStore, secret: OwnSecret, *, dry_run: bool
+) -> list[ActionRecord]:
+    """Re-replicate a secret to the regions whose replica failed; report each region."""
+
+    def record(region: str, outcome: Outcome, error: str | None = None) -> ActionRecord:
+        return ActionRecord(
+            account_id=account.id,
+            user_name=secret.user_name,
+            access_key_id="",
+            action=Notice.REPAIR_REPLICA.value,
+            reason=Notice.REPAIR_REPLICA.value,
+            due=None,
+            outcome=outcome.value,
+            error=error,
+            secret_name=secret.name,
+            secret_region=region,
+        )
+
+    try:
+        health = store.failed_replicas(secret)
+        if not health.failed:
+            if health.repaired_before and not dry_run:
+                store.forget_replica_repairs(secret)
+            return []
+        if dry_run:
+            return [record(region, Outcome.DRY_RUN) for region in health.failed]
+        answers = store.repair_replicas(secret, health.failed)
+    except Exception as error:
+        return [record("", Outcome.FAILED, error=f"repairing replicas: {describe_error(error)}")]
+    records = []
+    for region in health.failed:
+        status, message = answers.get(region, ("", ""))
+        # Failed at once, or failed again after the previous run's repair (whose answer
+        # was still InProgress): the region keeps failing.
+        if status == "Failed" or (status != "InSync" and region in health.repaired_before):
+            message = message or health.messages.get(region) or "Failed"
+            logger.warning(
+                "%s: replica of %s in %s keeps failing: %s",
+                secret.user_name,
+                secret.name,
+                region,
+                message,
+            )
+            records.append(
+                record(region, Outcome.FAILED, error=f"replication failed again: {message}")
+            )
+        else:
+            logger.info("%s: replica of %s in %s repaired", secret.user_name, secret.name, region)
+            records.append(record(region, Outcome.DONE))
+    return records
+
+
+def _orphaned_secret_records(
+    account: Account,
+    iam: BaseClient,
+    store: SecretStore,
+    secrets: list[OwnSecret],
+    scan: AccountScan,
+    settings: RotationSettings,
+    *,
+    dry_run: bool,
+) -> list[ActionRecord]:
+    """Schedule the deletion of the secrets of users that no longer exist, and say so."""
+
+    def record(
+        user_name: str, secret: str | None, outcome: Outcome, **details: str | None
+    ) -> ActionRecord:
+        return ActionRecord(
+            account_id=account.id,
+            user_name=user_name,
+            access_key_id="",
+            action=Notice.DELETE_ORPHANED_SECRET.value,
+            reason=Notice.DELETE_ORPHANED_SECRET.value,
+            due=details.pop("due", None),
+            outcome=outcome.value,
+            secret_name=secret,
+            secret_region=store.region if secret else None,
+            **details,
+        )
+
+    existing = {user.name for user in scan.users} | set(scan.exempt)
+    try:
+        orphans = orphaned_secrets(iam, secrets, existing)
+    except Exception as error:
+        logger.warning("Looking for secrets of deleted users failed: %s", describe_error(error))
+        return [
+            record(
+                "",
+                None,
+                Outcome.FAILED,
+                error=f"looking for secrets of deleted users failed: {describe_error(error)}",
+            )
+        ]
+    records = []
+    for secret in orphans:
+        if dry_run or not settings.delete_orphaned_secrets:
+            outcome = Outcome.DRY_RUN if dry_run else Outcome.REPORTED
+            logger.warning(
+                "%s: secret %s holds the key of a user that no longer exists%s",
+                secret.user_name,
+                secret.name,
+                " (dry run: not deleted)" if dry_run else " (delete_orphaned_secrets is off)",
+            )
+            records.append(record(secret.user_name, secret.name, outcome))
+            continue
+        try:
+            deletion = store.schedule_deletion(secret)
+        except Exception as error:
+            records.append(
+                record(secret.user_name, secret.name, Outcome.FAILED, error=describe_error(error))
+            )
+            continue
+        logger.info(
+            "%s: user no longer exists; secret %s scheduled for deletion%s",
+            secret.user_name,
+            secret.name,
+            f" on {deletion.isoformat()}" if deletion else "",
+        )
+        records.append(
+            record(
+                secret.user_name,
+                secret.name,
+                Outcome.DONE,
+                due=deletion.isoformat() if deletion else None,
+            )
+        )
+    return records
+
+
+def _exemption_records(
+    account: Account, scan: AccountScan, exemptions: AccountExemptions, settings: RotationSettings
+) -> list[ActionRecord]:
+    """The account's exempt users and accounts, and the exemption tags that exempt nothing."""
+    listed: list[tuple[str, Exemption]] = []
+    if exemptions.account is not None:
+        listed.append(("", exemptions.account))
+    group = group_exemption(settings.exemption_group)
+    listed += [(name, group) for name in scan.exempt]
+    listed += sorted(exemptions.users.items())
+    records = [
+        ActionRecord(
+            account_id=account.id,
+            user_name=name,
+            access_key_id="",
+            action=Notice.EXEMPT.value,
+            reason=Notice.EXEMPT.value,
+            due=exemption.ends.isoformat() if exemption.ends else None,
+            outcome=Outcome.EXEMPT.value,
+            exemption_source=exemption.source,
+            exemption_reason=exemption.reason or None,
+            exempt_until=exemption.until.isoformat() if exemption.until else None,
+        )
+        for name, exemption in listed
+    ]
+    records += [
+        ActionRecord(
+            account_id=account.id,
+            user_name=problem.user_name,
+            access_key_id="",
+            action=Notice.EXEMPTION_PROBLEM.value,
+            reason=Notice.EXEMPTION_PROBLEM.value,
+            due=None,
+            outcome=Outcome.REPORTED.value,
+            error=problem.message,
+        )
+        for problem in exemptions.problems
+    ]
+    return records
 
 
 class _UserRun:
@@ -188,6 +427,10 @@ class _UserRun:
         secret_region: str | None = None,
         new_access_key_id: str | None = None,
     ) -> ActionRecord:
+        if action.reason in _NEW_KEY_REASONS and secret_name is None:
+            # The owner is told where the new key waits to be installed.
+            secret_name = self.store.secret_name(self.plan.user.name)
+            secret_region = self.store.region
         return ActionRecord(
             account_id=self.account.id,
             user_name=self.plan.user.name,
@@ -280,9 +523,12 @@ def _secret_store(
     )
 
 
-def _owner(iam: BaseClient, user_name: str, owner_tag: str) -> str | None:
+def _owner(iam: BaseClient, user: ScannedUser, owner_tag: str) -> str | None:
     if not owner_tag:
         return None
+    if user.tags is not None:
+        return user.tag(owner_tag) or None
+    user_name = user.name
     try:
         return read_owner(iam, user_name, owner_tag)
     except ClientError as error:
@@ -306,6 +552,10 @@ def _describe_keys(user: ScannedUser, now: datetime) -> str:
 
 
 def _describe_record(record: ActionRecord) -> str:
+    if record.reason not in Reason.__members__:
+        return f"{record.action} -> {record.outcome}" + (
+            f": {record.error}" if record.error else ""
+        )
     reason = Reason[record.reason].text
     text = f"{record.access_key_id} {record.action}"
     if record.due:

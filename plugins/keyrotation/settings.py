@@ -24,6 +24,8 @@ _OU_ID = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,64}$")
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+# IAM and Organizations tag keys: 1 to 128 letters, digits, spaces and _.:/=+-@
+_TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _START_URL = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?$")
 _TRANSPORTS = ("ses", "smtp")
 
@@ -41,6 +43,8 @@ class RotationSettings:
     installation_grace_days: int = 10
     recovery_grace_days: int = 10
     warning_days: int = 7
+    require_new_key_use: bool = True
+    new_key_use_deadline_days: int = 30
     aws_conn_id: str = "aws_default"
     member_role_name: str = "iam-key-rotation-member-role"
     org_account_id: str = ""
@@ -49,11 +53,14 @@ class RotationSettings:
     include_accounts: tuple[str, ...] = ()
     exclude_accounts: tuple[str, ...] = ()
     exemption_group: str = "IAMKeyRotationExemptionGroup"
+    exempt_tag: str = "iam-key-rotation:exempt-until"
+    max_exemption_days: int = 365
     owner_tag: str = "owner"
     secrets_account_id: str = ""
     secrets_kms_key_id: str = ""
     secrets_role_name: str = ""
     replication_regions: tuple[str, ...] = ()
+    delete_orphaned_secrets: bool = True
     sender_email: str = ""
     admin_email: str = ""
     email_templates: str = ""
@@ -70,6 +77,8 @@ class RotationSettings:
                 installation_grace_days=self.installation_grace_days,
                 recovery_grace_days=self.recovery_grace_days,
                 warning_days=self.warning_days,
+                require_new_key_use=self.require_new_key_use,
+                new_key_use_deadline_days=self.new_key_use_deadline_days,
             )
         except PolicySettingsError as error:
             raise SettingsError(str(error)) from None
@@ -126,6 +135,12 @@ class RotationSettings:
         if self.exemption_group and not _IAM_NAME.match(self.exemption_group):
             raise SettingsError(
                 f"exemption_group {self.exemption_group!r} is not a valid group name"
+            )
+        if self.exempt_tag and not _TAG_KEY.match(self.exempt_tag):
+            raise SettingsError(f"exempt_tag {self.exempt_tag!r} is not a valid tag key")
+        if self.max_exemption_days < 1:
+            raise SettingsError(
+                f"max_exemption_days must be at least 1 day, got {self.max_exemption_days}"
             )
         for region in self.replication_regions:
             if not _REGION.match(region):

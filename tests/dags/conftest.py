@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.airflow_support import dag_bag
 from tests.conftest import REPO
 
 
@@ -18,9 +19,7 @@ def airflow_db() -> None:
 
 @pytest.fixture(scope="session")
 def dag(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags"))
+    bag = dag_bag(REPO / "dags")
     assert bag.import_errors == {}
     return bag.get_dag("iam_access_key_rotation")
 

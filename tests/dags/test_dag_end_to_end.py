@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import email
 import json
 import os
@@ -13,6 +14,13 @@ import boto3
 import pytest
 
 from deploy.demo.organization import MANAGEMENT_ACCOUNT_ID, MEMBER_ROLE_NAME, SENDER_EMAIL
+from keyrotation.compat import ParamValidationError
+from tests.airflow_support import (
+    run_dag_test,
+    run_xcoms,
+    task_states,
+    without_test_supervisor_debug,
+)
 
 DAG_SETTINGS = {
     "dry_run": False,
@@ -44,39 +52,28 @@ class RunResult:
 @pytest.fixture
 def run_dag(dag, monkeypatch):
     """Run the DAG once with settings and conf; return states, XComs and new emails."""
+    # No retries in a test run; monkeypatch restores them, and the params that Airflow 2's
+    # dag.test overwrites with the run's conf, for the DAG integrity tests.
+    monkeypatch.setattr(dag, "params", copy.deepcopy(dag.params))
     for task in dag.tasks:
-        task.retries = 0
-    if hasattr(dag.get_task("rotate_account_keys"), "partial_kwargs"):
-        dag.get_task("rotate_account_keys").partial_kwargs["retries"] = 0
+        if hasattr(task, "partial_kwargs"):
+            monkeypatch.setitem(task.partial_kwargs, "retries", 0)
+        else:
+            monkeypatch.setattr(task, "retries", 0)
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws"}))
     sent_before: list[int] = [0]
 
     def run(conf=None, settings=None, *, logical_date: datetime | None = None) -> RunResult:
-        from airflow.models.xcom import XComModel
-        from airflow.utils.session import create_session
-
         monkeypatch.setenv(
             "AIRFLOW_VAR_IAM_ACCESS_KEY_ROTATION", json.dumps({**DAG_SETTINGS, **(settings or {})})
         )
-        when = logical_date or datetime.now(UTC)
-        dag_run = dag.test(run_conf=conf, logical_date=when, run_after=when)
-        with create_session() as session:
-            tis = dag_run.get_task_instances(session=session)
-            task_states = {
-                ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
-                for ti in tis
-            }
-            rows = session.scalars(
-                XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id)
-            ).all()
-            xcoms = {
-                (row.task_id, row.map_index, row.key): XComModel.deserialize_value(row)
-                for row in rows
-            }
+        dag_run = run_dag_test(dag, conf=conf, when=logical_date or datetime.now(UTC))
+        states = task_states(dag_run)
+        xcoms = run_xcoms(dag.dag_id, dag_run.run_id)
         emails = _sent_emails()
         new = emails[sent_before[0] :]
         sent_before[0] = len(emails)
-        return RunResult(str(dag_run.state), task_states, xcoms, new)
+        return RunResult(str(dag_run.state), states, xcoms, new)
 
     return run
 
@@ -150,7 +147,9 @@ def test_enforce_run_applies_the_policy_and_notifies(moto_organization, run_dag)
     assert keys[alice_old] == "Active"  # the old key stays for the installation grace
     assert alice["new_access_key_id"] in keys and len(keys) == 2
     assert alice["secret_name"] == f"Account_{payments}_User_alice_AccessKey"
-    assert not result.record("break-glass")  # exempt
+    # Exempt: listed with what made it exempt, never touched.
+    assert [r["action"] for r in result.record("break-glass")] == ["EXEMPT"]
+    assert len(_keys(payments, "break-glass")) == 1
     assert [r["action"] for r in result.record("carol")] == ["DEACTIVATE"]
     assert _keys(data, "carol")[org.keys[(data, "carol")][0]] == "Inactive"
 
@@ -159,6 +158,48 @@ def test_enforce_run_applies_the_policy_and_notifies(moto_organization, run_dag)
     assert "alice@example.com" in recipients
     # Nothing to report for the management account: no email to it.
     assert not any(MANAGEMENT_ACCOUNT_ID in str(m["Subject"]) for m in result.emails)
+
+
+def test_safeguard_exemptions_and_orphaned_secrets_end_to_end(moto_organization, run_dag):
+    org = moto_organization
+    data, analytics = org.accounts["data-prod"], org.accounts["analytics-dev"]
+    research, payments = org.accounts["research"], org.accounts["payments-prod"]
+
+    result = run_dag()
+
+    assert result.state == "success", result.task_states
+    # kim's new key was never used: the old key stays active, kim is told what to do.
+    (kim,) = result.record("kim")
+    old_kim, new_kim = org.keys[(data, "kim")]
+    assert (kim["action"], kim["reason"], kim["access_key_id"]) == (
+        "WARN",
+        "NEW_KEY_NOT_IN_USE",
+        old_kim,
+    )
+    assert _keys(data, "kim") == {old_kim: "Active", new_kim: "Active"}
+    # legacy-batch is exempt by its tag for 4 more days: untouched, its end announced.
+    legacy = {r["action"]: r for r in result.record("legacy-batch")}
+    assert legacy["EXEMPT"]["exemption_reason"] == "vendor certifies the new client first"
+    assert legacy["WARN"]["reason"] == "EXEMPTION_ENDING"
+    assert len(_keys(analytics, "legacy-batch")) == 1
+    # olaf's tag says "forever": no exemption, rotated, the problem reported.
+    olaf = {r["action"]: r for r in result.record("olaf")}
+    assert olaf["ROTATE"]["outcome"] == "done"
+    assert "'forever'" in olaf["EXEMPTION_PROBLEM"]["error"]
+    # The research account is exempt by its Organizations tag: nobody in it is touched.
+    research_records = [r for r in result.records() if r["account_id"] == research]
+    assert [(r["user_name"], r["action"]) for r in research_records] == [("", "EXEMPT")]
+    assert len(_keys(research, "peggy")) == 1
+    # The secret of a deleted user is scheduled for deletion, with the recovery window.
+    (orphan,) = result.record("former-contractor")
+    assert (orphan["action"], orphan["outcome"]) == ("DELETE_ORPHANED_SECRET", "done")
+    assert orphan["secret_name"] == org.orphaned_secrets[payments]
+
+    bodies = {str(m["To"]): _body(m) for m in result.emails}
+    assert "Install the new key from secret" in bodies["kim@example.com"]
+    assert "cluster migration" in bodies["research@example.com"]
+    assert "exempt through" in bodies["analytics-dev@example.com"]
+    assert "forever" in bodies[SENDER_EMAIL]  # the admin summary names the bad tag
 
 
 def test_dry_run_changes_nothing(moto_organization, run_dag):
@@ -257,8 +298,6 @@ def test_unknown_conf_is_rejected_before_any_aws_call(moto_organization, run_dag
     "conf", [{"force_rotate": "alice"}, {"accounts": ["12"]}, {"dry_run": "yes"}]
 )
 def test_ill_typed_conf_is_rejected_when_the_run_is_created(moto_organization, run_dag, conf):
-    from airflow.sdk.exceptions import ParamValidationError
-
     org = moto_organization
     before = _keys(org.accounts["payments-prod"], "alice")
     with pytest.raises(ParamValidationError, match="Invalid input for param"):
@@ -284,7 +323,10 @@ def test_rerun_of_the_same_run_does_nothing_new(moto_organization, run_dag):
 
     assert second.state == "success"
     assert _keys(payments, "alice") == keys_after_first
-    assert not [r for r in second.records() if r["action"] != "WARN"]
+    # Only what is reported on every run: warnings, exemptions and the bad exemption tag.
+    assert not [
+        r for r in second.records() if r["action"] not in ("WARN", "EXEMPT", "EXEMPTION_PROBLEM")
+    ]
 
 
 def test_no_secret_in_logs_xcoms_or_emails(moto_organization, run_dag, capfd, caplog):
@@ -299,7 +341,7 @@ def test_no_secret_in_logs_xcoms_or_emails(moto_organization, run_dag, capfd, ca
     captured = capfd.readouterr()
     haystacks = {
         "task log files": log_text,
-        "captured output": captured.out + captured.err + caplog.text,
+        "captured output": without_test_supervisor_debug(captured.out + captured.err) + caplog.text,
         "xcom": json.dumps({str(k): v for k, v in result.xcoms.items()}, default=str),
         "emails": "\n".join(_body(m) for m in result.emails),
     }

@@ -123,6 +123,7 @@ class TestMemberRole:
             "iam:ListAccessKeys",
             "iam:GetAccessKeyLastUsed",
             "iam:ListUserTags",
+            "iam:GetUser",
             "iam:CreateAccessKey",
             "iam:UpdateAccessKey",
             "iam:DeleteAccessKey",
@@ -147,6 +148,18 @@ class TestMemberRole:
         assert "secretsmanager:CreateSecret" in actions_of(granted)
         assert "secretsmanager:ReplicateSecretToRegions" in actions_of(granted)
 
+    def test_only_secrets_the_pipeline_tagged_may_be_deleted(self) -> None:
+        granted = statement(statements_of(self.role), "DeleteOrphanedSecrets")
+        assert actions_of(granted) == {"secretsmanager:DeleteSecret"}
+        assert granted["Condition"] == {
+            "Null": {"secretsmanager:ResourceTag/iam-key-rotation:user-name": "false"}
+        }
+        pattern = substitute(granted["Resource"])
+        assert iam_pattern_matches(pattern, secret_arn(MEMBER_ACCOUNT, "alice"))
+        assert not iam_pattern_matches(pattern, secret_arn(OTHER_ACCOUNT, "alice"))
+        store = statement(statements_of(self.role), "StoreRotatedKeys")
+        assert "secretsmanager:RemoveRegionsFromReplication" in actions_of(store)
+
     def test_secret_permissions_exclude_other_secrets(self) -> None:
         pattern = substitute(statement(statements_of(self.role), "StoreRotatedKeys")["Resource"])
         other_secret = f"arn:aws:secretsmanager:us-east-1:{MEMBER_ACCOUNT}:secret:prod/db-AbC12d"
@@ -168,6 +181,7 @@ class TestOrgInventoryRole:
             "organizations:ListAccountsForParent",
             "organizations:ListOrganizationalUnitsForParent",
             "organizations:DescribeAccount",
+            "organizations:ListTagsForResource",
         }
 
 

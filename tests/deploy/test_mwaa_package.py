@@ -17,14 +17,14 @@ from deploy.mwaa.package import (
     MwaaBundle,
     PackageError,
     build_bundle,
+    default_version,
     main,
-    target_versions,
+    supported_versions,
 )
 
 REPO = Path(__file__).resolve().parents[2]
-MWAA_REQUIREMENTS = REPO / "deploy" / "mwaa" / "requirements.txt"
 # Amazon MWAA's Airflow versions and the Python each runs (MWAA user guide, Airflow versions).
-MWAA_PYTHON_OF = {"2.10.1": "3.11", "2.10.3": "3.11", "3.0.6": "3.12"}
+MWAA_PYTHON_OF = {"2.10.3": "3.11", "2.11.2": "3.12", "3.0.6": "3.12", "3.3.1": "3.12"}
 CONSTRAINTS_LINE = re.compile(
     r'^--constraint "https://raw\.githubusercontent\.com/apache/airflow/'
     r'constraints-(?P<airflow>[\d.]+)/constraints-(?P<python>3\.\d+)\.txt"$'
@@ -42,8 +42,7 @@ def repo(tmp_path: Path) -> Path:
     cache = root / "plugins" / "keyrotation" / "__pycache__"
     cache.mkdir()
     (cache / "settings.cpython-311.pyc").write_bytes(b"\0")
-    (root / "deploy" / "mwaa").mkdir(parents=True)
-    shutil.copyfile(MWAA_REQUIREMENTS, root / "deploy" / "mwaa" / "requirements.txt")
+    shutil.copytree(REPO / "requirements", root / "requirements")
     (root / "dags").mkdir()
     (root / "dags" / "iam_access_key_rotation.py").write_text("# the DAG\n")
     (root / "dags" / "scratch.py").write_text("# not part of the bundle\n")
@@ -68,11 +67,14 @@ def test_plugins_zip_holds_the_package_at_its_root(bundle: MwaaBundle, repo: Pat
     names = zip_names(bundle.plugins_zip)
     assert "keyrotation/__init__.py" in names
     assert all(name.startswith("keyrotation/") for name in names)
+    # Every source file, package data (the report's template) included.
     sources = {
         path.relative_to(repo / "plugins").as_posix()
-        for path in (repo / "plugins" / "keyrotation").rglob("*.py")
+        for path in (repo / "plugins" / "keyrotation").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
     }
     assert set(names) == sources
+    assert "keyrotation/report/templates/report.html.j2" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
 
@@ -114,13 +116,15 @@ def test_bundle_mirrors_the_environment_bucket(bundle: MwaaBundle, repo: Path) -
         if path.is_file()
     }
     assert files == {
+        "MANIFEST.md",
         "plugins.zip",
         "requirements.txt",
+        "dags/.airflowignore",
         "dags/iam_access_key_rotation.py",
         "dags/include/email_templates/account.html.j2",
         "dags/include/email_templates/partials/footer.txt.j2",
     }
-    assert bundle.requirements.read_bytes() == MWAA_REQUIREMENTS.read_bytes()
+    assert bundle.airflow_version == default_version(repo)
     assert bundle.mwaa_email_templates == MWAA_DAGS_FOLDER / "include" / "email_templates"
     assert bundle.mwaa_email_templates == PurePosixPath(
         "/usr/local/airflow/dags/include/email_templates"
@@ -163,24 +167,50 @@ def test_missing_source_is_an_error(repo: Path, tmp_path: Path, missing: str, me
         build_bundle(tmp_path / "dist", repo_root=repo)
 
 
-def test_requirements_without_constraints_first_is_an_error(repo: Path, tmp_path: Path) -> None:
-    requirements = repo / "deploy" / "mwaa" / "requirements.txt"
-    requirements.write_text("apache-airflow-providers-amazon\n")
-    with pytest.raises(PackageError, match="official Airflow constraints URL"):
-        build_bundle(tmp_path / "dist", repo_root=repo)
+def test_supported_versions_are_the_tested_mwaa_versions() -> None:
+    versions = supported_versions(REPO)
+    assert {v: version.python for v, version in versions.items()} == MWAA_PYTHON_OF
+    assert list(versions) == ["2.10.3", "2.11.2", "3.0.6", "3.3.1"]
+    assert default_version(REPO) == "3.3.1"
 
 
-def test_requirements_name_the_official_constraints_of_an_mwaa_version() -> None:
-    lines = MWAA_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+@pytest.mark.parametrize("airflow", sorted(MWAA_PYTHON_OF))
+def test_requirements_name_the_official_constraints_of_the_version(
+    repo: Path, tmp_path: Path, airflow: str
+) -> None:
+    bundle = build_bundle(tmp_path / airflow, mwaa_version=airflow, repo_root=repo)
+    lines = bundle.requirements.read_text(encoding="utf-8").splitlines()
     match = CONSTRAINTS_LINE.match(lines[0])
     assert match, lines[0]
-    airflow, python = match["airflow"], match["python"]
-    assert MWAA_PYTHON_OF.get(airflow) == python
-    assert target_versions(MWAA_REQUIREMENTS) == (airflow, python)
+    assert (match["airflow"], match["python"]) == (airflow, MWAA_PYTHON_OF[airflow])
     comments = "\n".join(line for line in lines if line.startswith("#"))
-    assert f"Airflow {airflow}" in comments
+    assert f"Airflow {airflow} (Python {MWAA_PYTHON_OF[airflow]})" in comments
     requirements = [line.strip() for line in lines[1:] if line.strip() and line[0] != "#"]
-    assert requirements == ["apache-airflow-providers-amazon"]
+    assert requirements == ["apache-airflow-providers-amazon", "apache-airflow-providers-smtp"]
+    # The providers the lock of that version tested are the ones MWAA's constraints pin.
+    lock = (REPO / "requirements" / f"lock-{airflow}.txt").read_text(encoding="utf-8")
+    mwaa = (REPO / "requirements" / "mwaa" / f"airflow-{airflow}-constraints.txt").read_text(
+        encoding="utf-8"
+    )
+    for provider in requirements:
+        pinned = re.search(rf"^{provider}==(\S+)$", mwaa, re.MULTILINE)
+        assert pinned, provider
+        assert f"{provider}=={pinned[1]}" in lock.splitlines()
+    manifest = bundle.manifest.read_text(encoding="utf-8")
+    assert f"Airflow {airflow}" in manifest
+    assert "iam_access_key_rotation" in manifest
+    assert "s3://<bucket>/dags" in manifest
+
+
+def test_an_unknown_version_fails_with_the_supported_ones(repo: Path, tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"supported: 2\.10\.3, 2\.11\.2, 3\.0\.6, 3\.3\.1"):
+        build_bundle(tmp_path / "dist", mwaa_version="2.9.2", repo_root=repo)
+    assert not (tmp_path / "dist").exists()
+
+
+def test_airflowignore_keeps_the_processor_out_of_the_templates(bundle: MwaaBundle) -> None:
+    ignore = (bundle.root / "dags" / ".airflowignore").read_text(encoding="utf-8")
+    assert "include/" in ignore.splitlines()
 
 
 def test_main_prints_the_upload_commands_without_calling_aws(
@@ -205,7 +235,17 @@ def test_main_prints_the_upload_commands_without_calling_aws(
     assert f"aws s3 sync {output} s3://my-mwaa-bucket/" in printed
     assert "aws mwaa update-environment --name security-airflow" in printed
     assert "--plugins-s3-object-version" in printed
-    assert '"email_templates": "/usr/local/airflow/dags/include/email_templates"' in printed
+    assert "/usr/local/airflow/dags/include/email_templates" in printed
+    assert "leave the email_templates setting unset" in printed
+
+
+def test_main_rejects_an_unknown_version(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--repo-root", str(repo), "--mwaa-version", "1.10.12"])
+    assert code == 1
+    assert "supported: 2.10.3, 2.11.2, 3.0.6, 3.3.1" in capsys.readouterr().err
+    assert not (repo / "dist").exists()
 
 
 def test_main_reports_a_missing_source(

@@ -10,7 +10,7 @@ those minus W), often to the second, where its ``<=`` comparisons matter.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import hypothesis
 from hypothesis import strategies as st
 
-from keyrotation.policy import Action, ActionType, PolicySettings, evaluate_keys
+from keyrotation.policy import Action, ActionType, PolicySettings, Reason, evaluate_keys
 
 USER = "bob"
 KEY_IDS = ("AKIAPROPERTYKEYAAAA1", "AKIAPROPERTYKEYBBBB2", "AKIAPROPERTYKEYCCCC3")
@@ -52,11 +52,17 @@ def policy_settings(draw: st.DrawFn) -> PolicySettings:
     if draw(st.booleans()):
         return PolicySettings()
     period = draw(st.integers(min_value=2, max_value=120))
+    grace = draw(st.integers(min_value=1, max_value=30))
+    # The safeguard needs I <= G < P; with a grace as long as the period it stays off.
+    safeguard = grace < period and draw(st.booleans())
+    deadline = draw(st.integers(min_value=grace, max_value=period - 1)) if safeguard else 30
     return PolicySettings(
         rotation_period_days=period,
-        installation_grace_days=draw(st.integers(min_value=1, max_value=30)),
+        installation_grace_days=grace,
         recovery_grace_days=draw(st.integers(min_value=1, max_value=30)),
         warning_days=draw(st.integers(min_value=1, max_value=min(period - 1, 30))),
+        require_new_key_use=safeguard,
+        new_key_use_deadline_days=deadline,
     )
 
 
@@ -86,6 +92,8 @@ def time_ago(draw: st.DrawFn, settings: PolicySettings, at_most: timedelta) -> t
                 settings.installation_grace - window,
                 graces,
                 graces - window,
+                settings.new_key_use_deadline,
+                settings.new_key_use_deadline - window,
             ]
         )
     )
@@ -246,8 +254,13 @@ def test_warnings_fall_due_within_the_window_and_other_actions_have_no_due(
     scenario: Scenario,
 ) -> None:
     window_end = scenario.now + scenario.settings.warning_window
+    # NEW_KEY_NOT_IN_USE announces the deadline for as long as the old key is kept.
+    deadline_end = scenario.now + scenario.settings.new_key_use_deadline
     for action in scenario.plan():
-        if action.action is ActionType.WARN:
+        if action.action is ActionType.WARN and action.reason is Reason.NEW_KEY_NOT_IN_USE:
+            assert action.due is not None
+            assert scenario.now < action.due <= deadline_end, action
+        elif action.action is ActionType.WARN:
             assert action.due is not None
             assert scenario.now < action.due <= window_end, action
         else:
@@ -261,3 +274,155 @@ def test_actions_only_reference_the_users_input_keys(scenario: Scenario) -> None
     for action in scenario.plan():
         assert action.access_key_id in input_ids
         assert action.user_name == USER
+
+
+def with_safeguard(scenario: Scenario, on: bool) -> Scenario:
+    settings = scenario.settings
+    if on and not settings.require_new_key_use:
+        grace, period = settings.installation_grace_days, settings.rotation_period_days
+        if grace >= period:
+            settings = replace(settings, installation_grace_days=period - 1)
+        settings = replace(
+            settings,
+            require_new_key_use=True,
+            new_key_use_deadline_days=max(settings.installation_grace_days, period - 1),
+        )
+    elif not on:
+        settings = replace(settings, require_new_key_use=False)
+    return replace(scenario, settings=settings)
+
+
+def was_used(key: dict[str, Any]) -> bool:
+    return key.get("LastUsedDate") is not None
+
+
+@st.composite
+def safeguard_scenarios(draw: st.DrawFn) -> Scenario:
+    """Often the safeguard's own case: an expired used Active key beside a never-used one.
+
+    Otherwise any scenario, with the safeguard on. The newer key's age is drawn around
+    I, G and P - W (to the second), where the safeguard's comparisons matter.
+    """
+    scenario = with_safeguard(draw(scenarios()), on=True)
+    if draw(st.booleans()):
+        return scenario
+    settings, now = scenario.settings, scenario.now
+    expired_age = settings.rotation_period + draw(durations(timedelta(days=200)))
+    anchor = draw(
+        st.sampled_from(
+            [
+                settings.installation_grace,
+                settings.new_key_use_deadline,
+                settings.rotation_period - settings.warning_window,
+                settings.installation_grace - settings.warning_window,
+                settings.new_key_use_deadline - settings.warning_window,
+            ]
+        )
+    )
+    offset = draw(st.sampled_from([timedelta(0), timedelta(seconds=1), timedelta(seconds=-1)]))
+    new_age = draw(
+        st.one_of(
+            st.just(anchor + offset),
+            durations(settings.rotation_period - timedelta(seconds=1)),
+        )
+    )
+    new_age = min(max(new_age, timedelta(0)), settings.rotation_period - timedelta(seconds=1))
+    old_id, new_id = draw(st.permutations(KEY_IDS))[:2]
+    keys = [
+        {
+            "UserName": USER,
+            "AccessKeyId": old_id,
+            "Status": "Active",
+            "CreateDate": now - expired_age,
+            "LastUsedDate": now - draw(durations(expired_age)),
+        },
+        {"UserName": USER, "AccessKeyId": new_id, "Status": "Active", "CreateDate": now - new_age},
+    ]
+    return Scenario(keys=keys, now=now, settings=settings, force=False)
+
+
+@EXPLORE
+@hypothesis.given(safeguard_scenarios())
+def test_with_the_safeguard_an_active_key_waits_for_the_other_active_key_to_be_used(
+    scenario: Scenario,
+) -> None:
+    # An Active key is never deactivated while the user's other Active key was never
+    # used, before that key's deadline (its creation + G).
+    plan = scenario.plan()
+    for action in plan:
+        if action.action is not ActionType.DEACTIVATE:
+            continue
+        for other in scenario.keys:
+            if other["AccessKeyId"] == action.access_key_id or other["Status"] != "Active":
+                continue
+            if not was_used(other):
+                deadline = other["CreateDate"] + scenario.settings.new_key_use_deadline
+                assert deadline <= scenario.now, plan
+    if safeguard_case(scenario):
+        # The old key stays for as long as the deadline has not come.
+        new = next(key for key in scenario.keys if not was_used(key))
+        deadline = new["CreateDate"] + scenario.settings.new_key_use_deadline
+        kept = not any(action.action.changes_iam for action in plan)
+        assert kept == (scenario.now < deadline), plan
+
+
+def safeguard_case(scenario: Scenario) -> bool:
+    """Two Active keys, exactly one expired, the unexpired one never used, not forced."""
+    active = [key for key in scenario.keys if key["Status"] == "Active"]
+    if len(active) != 2 or len(scenario.keys) != 2 or scenario.force:
+        return False
+    period = scenario.settings.rotation_period
+    expired = [key for key in active if key["CreateDate"] + period <= scenario.now]
+    unexpired = [key for key in active if key not in expired]
+    return len(expired) == 1 and was_used(expired[0]) and not was_used(unexpired[0])
+
+
+@EXPLORE
+@hypothesis.given(scenarios())
+def test_the_safeguard_changes_only_the_rule_it_is_for(scenario: Scenario) -> None:
+    on = with_safeguard(scenario, on=True)
+    off = with_safeguard(on, on=False)
+    if not safeguard_case(scenario):
+        assert on.plan() == off.plan()
+
+
+@EXPLORE
+@hypothesis.given(scenarios())
+def test_the_safeguard_never_acts_earlier_than_the_plain_rule(scenario: Scenario) -> None:
+    # Whatever the safeguard deactivates, the plain rule deactivates too.
+    on = with_safeguard(scenario, on=True)
+    off = with_safeguard(on, on=False)
+    changed_on = {a.access_key_id for a in on.plan() if a.action.changes_iam}
+    changed_off = {a.access_key_id for a in off.plan() if a.action.changes_iam}
+    assert changed_on <= changed_off
+
+
+@EXPLORE
+@hypothesis.given(scenarios(), durations(timedelta(days=60)))
+def test_an_exempt_user_only_gets_warnings_that_the_exemption_ends(
+    scenario: Scenario, remaining: timedelta
+) -> None:
+    ends = scenario.now + remaining + timedelta(seconds=1)
+    plan = evaluate_keys(
+        scenario.keys,
+        now=scenario.now,
+        settings=scenario.settings,
+        force_rotate=scenario.force,
+        exempt_until=ends,
+    )
+    assert all(action.action is ActionType.WARN for action in plan)
+    assert all(action.reason is Reason.EXEMPTION_ENDING and action.due == ends for action in plan)
+    near = ends <= scenario.now + scenario.settings.warning_window
+    assert len(plan) == (len(scenario.keys) if near else 0)
+
+
+@EXPLORE
+@hypothesis.given(safeguard_scenarios(), st.randoms(use_true_random=False))
+def test_the_safeguard_is_deterministic_whatever_the_listing_order(
+    scenario: Scenario, random: Random
+) -> None:
+    plan = scenario.plan()
+    shuffled = [dict(key) for key in scenario.keys]
+    random.shuffle(shuffled)
+    assert scenario.plan(shuffled) == plan
+    assert scenario.plan() == plan

@@ -1,7 +1,8 @@
 """What the policy refuses: nonsensical settings and malformed key metadata.
 
-Covers ``PolicySettings`` (the four durations), ``RotationSettings.from_mapping`` (the
-operator's JSON object, which builds them) and the input checks of ``evaluate_keys``.
+Covers ``PolicySettings`` (the durations and the new-key-use safeguard),
+``RotationSettings.from_mapping`` (the operator's JSON object, which builds them) and the
+input checks of ``evaluate_keys``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ DURATIONS = (
     "installation_grace_days",
     "recovery_grace_days",
     "warning_days",
+    "new_key_use_deadline_days",
 )
 
 
@@ -54,6 +56,7 @@ def test_smallest_sensible_settings_are_accepted() -> None:
         installation_grace_days=1,
         recovery_grace_days=1,
         warning_days=1,
+        new_key_use_deadline_days=1,
     )
     assert settings.warning_window == timedelta(days=1)
 
@@ -80,7 +83,57 @@ def test_warning_window_not_shorter_than_period_is_rejected(period: int, warning
 
 
 def test_warning_window_one_day_shorter_than_period_is_accepted() -> None:
-    assert PolicySettings(rotation_period_days=30, warning_days=29).warning_days == 29
+    settings = PolicySettings(
+        rotation_period_days=30, warning_days=29, new_key_use_deadline_days=20
+    )
+    assert settings.warning_days == 29
+
+
+@pytest.mark.parametrize(
+    ("grace", "deadline", "period"),
+    [(10, 9, 90), (10, 90, 90), (10, 91, 90), (30, 20, 60), (5, 30, 30)],
+)
+def test_new_key_use_deadline_outside_grace_and_period_is_rejected(
+    grace: int, deadline: int, period: int
+) -> None:
+    with pytest.raises(PolicySettingsError, match="new_key_use_deadline_days") as raised:
+        PolicySettings(
+            rotation_period_days=period,
+            installation_grace_days=grace,
+            new_key_use_deadline_days=deadline,
+        )
+    assert "installation_grace_days" in str(raised.value)
+    assert "rotation_period_days" in str(raised.value)
+
+
+@pytest.mark.parametrize(("grace", "deadline", "period"), [(10, 10, 90), (10, 89, 90)])
+def test_new_key_use_deadline_at_its_bounds_is_accepted(
+    grace: int, deadline: int, period: int
+) -> None:
+    settings = PolicySettings(
+        rotation_period_days=period,
+        installation_grace_days=grace,
+        new_key_use_deadline_days=deadline,
+    )
+    assert settings.new_key_use_deadline == timedelta(days=deadline)
+
+
+def test_deadline_is_not_bound_by_the_period_with_the_safeguard_off() -> None:
+    # Without the safeguard every setting accepted before it existed is still accepted.
+    settings = PolicySettings(
+        rotation_period_days=2,
+        installation_grace_days=1,
+        recovery_grace_days=1,
+        warning_days=1,
+        require_new_key_use=False,
+    )
+    assert settings.new_key_use_deadline_days == 30
+
+
+@pytest.mark.parametrize("value", ["true", 1, None, "yes"], ids=repr)
+def test_safeguard_flag_must_be_a_boolean(value: Any) -> None:
+    with pytest.raises(PolicySettingsError, match="require_new_key_use"):
+        PolicySettings(require_new_key_use=value)
 
 
 def test_policy_settings_error_is_a_value_error() -> None:
@@ -109,15 +162,41 @@ def test_settings_defaults(values: dict[str, Any] | None) -> None:
     ) == (90, 10, 10, 7)
     assert settings.central_secrets is False
     assert settings.include_accounts == ()
+    assert settings.policy.require_new_key_use is True
+    assert settings.policy.new_key_use_deadline_days == 30
+    assert settings.exempt_tag == "iam-key-rotation:exempt-until"
+    assert settings.max_exemption_days == 365
+    assert settings.delete_orphaned_secrets is True
 
 
 def test_settings_durations_reach_the_policy() -> None:
     settings = RotationSettings.from_mapping(
-        {"rotation_period_days": 30, "installation_grace_days": 3, "warning_days": 5}
+        {
+            "rotation_period_days": 30,
+            "installation_grace_days": 3,
+            "warning_days": 5,
+            "require_new_key_use": True,
+            "new_key_use_deadline_days": 14,
+        }
     )
     assert settings.policy == PolicySettings(
-        rotation_period_days=30, installation_grace_days=3, recovery_grace_days=10, warning_days=5
+        rotation_period_days=30,
+        installation_grace_days=3,
+        recovery_grace_days=10,
+        warning_days=5,
+        new_key_use_deadline_days=14,
     )
+
+
+def test_settings_can_turn_the_safeguard_off() -> None:
+    settings = RotationSettings.from_mapping({"require_new_key_use": False})
+    assert settings.policy.require_new_key_use is False
+
+
+def test_shorter_period_needs_a_shorter_deadline() -> None:
+    # The default deadline (30 days) does not fit a 30-day period: the error says which.
+    with pytest.raises(SettingsError, match="new_key_use_deadline_days"):
+        RotationSettings.from_mapping({"rotation_period_days": 30})
 
 
 def test_unknown_setting_is_named() -> None:
@@ -136,6 +215,11 @@ def test_unknown_setting_is_named() -> None:
         ("include_accounts", 111122223333),
         ("include_accounts", [111122223333]),
         ("sender_email", 42),
+        ("require_new_key_use", "true"),
+        ("new_key_use_deadline_days", 30.0),
+        ("delete_orphaned_secrets", 1),
+        ("max_exemption_days", "365"),
+        ("exempt_tag", 7),
     ],
     ids=repr,
 )
@@ -151,6 +235,10 @@ def test_ill_typed_setting_is_named(name: str, value: Any) -> None:
         ({"rotation_period_days": -30}, "rotation_period_days"),
         ({"warning_days": 90}, "warning_days"),
         ({"rotation_period_days": 7}, "warning_days"),
+        ({"new_key_use_deadline_days": 5}, "new_key_use_deadline_days"),
+        ({"new_key_use_deadline_days": 90}, "new_key_use_deadline_days"),
+        ({"max_exemption_days": 0}, "max_exemption_days"),
+        ({"exempt_tag": "exempt<until>"}, "exempt_tag"),
     ],
 )
 def test_nonsensical_durations_are_rejected_as_settings_errors(

@@ -19,6 +19,7 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 DEFAULTS = PolicySettings()
+UNSAFEGUARDED = PolicySettings(require_new_key_use=False)
 UNEVEN_GRACES = PolicySettings(installation_grace_days=3, recovery_grace_days=12)
 USER = "alice"
 
@@ -52,6 +53,16 @@ REASON_TEXTS = {
     "KEY_PENDING_DELETION_CONFLICT": "Key will be permanently deleted soon, due to conflict.",
     "UNUSED_KEY_PENDING_DELETION": (
         "Key will be permanently deleted soon, key is about to expire and has never been used."
+    ),
+    "NEW_KEY_NOT_IN_USE": (
+        "The new key has not been used yet: the old key stays active until it is, "
+        "at the latest until the due date."
+    ),
+    "NEW_KEY_USE_DEADLINE": (
+        "The new key was not used before the deadline: the old key is deactivated."
+    ),
+    "EXEMPTION_ENDING": (
+        "The exemption ends soon: the key policy applies again after the due date."
     ),
 }
 
@@ -90,13 +101,20 @@ def assert_plan(
     *,
     force: bool = False,
     settings: PolicySettings = DEFAULTS,
+    exempt_until: datetime | None = None,
 ) -> None:
     """Evaluate ``keys`` (in both orders) and compare with the expected plan, in order."""
-    plan = evaluate_keys(keys, now=NOW, settings=settings, force_rotate=force)
+    options: dict[str, Any] = {
+        "now": NOW,
+        "settings": settings,
+        "force_rotate": force,
+        "exempt_until": exempt_until,
+    }
+    plan = evaluate_keys(keys, **options)
     assert plan == expected
     for action in plan:
         assert action.reason.text == REASON_TEXTS[action.reason.name]
-    reordered = evaluate_keys(keys[::-1], now=NOW, settings=settings, force_rotate=force)
+    reordered = evaluate_keys(keys[::-1], **options)
     assert reordered == expected
 
 
@@ -105,7 +123,7 @@ def assert_plan(
 
 def test_reasons_are_exactly_those_of_the_spec() -> None:
     assert {member.name: member.text for member in Reason} == REASON_TEXTS
-    assert len(Reason) == 15
+    assert len(Reason) == 18
 
 
 @pytest.mark.parametrize("name", sorted(REASON_TEXTS))
@@ -343,7 +361,9 @@ def test_two_inactive_one_expired_delete_at_past_warns_newer() -> None:
 def test_two_inactive_one_expired_newer_expiry_near_warns_conflict() -> None:
     # With the default graces (I + R = 20 < P - W = 83) a newer key whose deletion is not
     # yet due cannot expire within the window, so this row needs long graces.
-    long_graces = PolicySettings(installation_grace_days=50, recovery_grace_days=50)
+    long_graces = PolicySettings(
+        installation_grace_days=50, recovery_grace_days=50, new_key_use_deadline_days=50
+    )
     new_expires = NOW + long_graces.warning_window  # delete_at = now + 17 days
     assert_plan(
         [
@@ -656,7 +676,7 @@ def test_two_active_one_expired_deactivate_at_past_warns_unexpired() -> None:
 def test_two_active_one_expired_unexpired_expiry_near_warns_conflict() -> None:
     # With the default I (10 < P - W = 83) an unexpired key whose installation grace is
     # still running cannot expire within the window, so this row needs a long grace.
-    long_install = PolicySettings(installation_grace_days=85)
+    long_install = PolicySettings(installation_grace_days=85, new_key_use_deadline_days=85)
     new_expires = NOW + long_install.warning_window  # deactivate_at = now + 2 days
     assert_plan(
         [
@@ -726,3 +746,202 @@ def test_two_active_neither_expiry_near_does_nothing() -> None:
         ],
         [],
     )
+
+
+# --- Safeguard: the old key waits for the new one (U never used, G = 30 days) ----------
+#
+# E, the expired key, is OLD; U, the unexpired never-used key, is NEW. The deadline is
+# U.created + G; the installation grace ends at U.created + I.
+
+
+def test_safeguard_defaults_are_on_with_a_thirty_day_deadline() -> None:
+    assert DEFAULTS.require_new_key_use is True
+    assert DEFAULTS.new_key_use_deadline == timedelta(days=30)
+
+
+def test_safeguard_unused_new_key_past_installation_grace_keeps_old_key_and_warns() -> None:
+    # U.created + I is exactly now: without the safeguard OLD would be deactivated.
+    new_created = NOW - DEFAULTS.installation_grace
+    keys = [
+        key(OLD, created=expiring(NOW), used=NOW - DAY),
+        key(NEW, created=new_created, used=None),
+    ]
+    assert_plan(
+        keys,
+        [warn(OLD, Reason.NEW_KEY_NOT_IN_USE, new_created + DEFAULTS.new_key_use_deadline)],
+    )
+    assert_plan(
+        keys,
+        [act(ActionType.DEACTIVATE, OLD, Reason.INSTALL_GRACE_PERIOD_END)],
+        settings=UNSAFEGUARDED,
+    )
+
+
+def test_safeguard_new_key_used_one_second_after_creation_counts_as_used() -> None:
+    new_created = NOW - DEFAULTS.installation_grace
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW), used=NOW - DAY),
+            key(NEW, created=new_created, used=new_created + SECOND),
+        ],
+        [act(ActionType.DEACTIVATE, OLD, Reason.INSTALL_GRACE_PERIOD_END)],
+    )
+
+
+def test_safeguard_deadline_exactly_now_deactivates_old_key() -> None:
+    # U.created + G is exactly now: past.
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW) - 40 * DAY, used=NOW - DAY),
+            key(NEW, created=NOW - DEFAULTS.new_key_use_deadline, used=None),
+        ],
+        [act(ActionType.DEACTIVATE, OLD, Reason.NEW_KEY_USE_DEADLINE)],
+    )
+
+
+def test_safeguard_deadline_one_second_ahead_still_warns_not_in_use() -> None:
+    deadline = NOW + SECOND
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW) - 40 * DAY, used=NOW - DAY),
+            key(NEW, created=deadline - DEFAULTS.new_key_use_deadline, used=None),
+        ],
+        [warn(OLD, Reason.NEW_KEY_NOT_IN_USE, deadline)],
+    )
+
+
+def test_safeguard_deadline_past_warns_new_key_pending_rotation() -> None:
+    # G = 85 of P = 90: at the deadline U expires in 5 days, inside the window.
+    late = PolicySettings(new_key_use_deadline_days=85)
+    new_created = NOW - late.new_key_use_deadline
+    new_expires = new_created + late.rotation_period
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW) - 90 * DAY, used=NOW - DAY),
+            key(NEW, created=new_created, used=None),
+        ],
+        [
+            # Step 1 still announces that the never-used key is about to expire.
+            warn(NEW, Reason.UNUSED_KEY_PENDING_DELETION, new_expires),
+            act(ActionType.DEACTIVATE, OLD, Reason.NEW_KEY_USE_DEADLINE),
+            warn(NEW, Reason.KEY_PENDING_ROTATION, new_expires),
+        ],
+        settings=late,
+    )
+
+
+def test_safeguard_new_key_expiry_near_before_deadline_warns_conflict() -> None:
+    # G = 85: U expires in exactly W days while its deadline is a second ahead.
+    late = PolicySettings(new_key_use_deadline_days=85)
+    new_expires = NOW + late.warning_window
+    new_created = expiring(new_expires)
+    assert new_created + late.new_key_use_deadline > NOW
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW) - 90 * DAY, used=NOW - DAY),
+            key(NEW, created=new_created, used=None),
+        ],
+        [
+            warn(NEW, Reason.UNUSED_KEY_PENDING_DELETION, new_expires),
+            warn(OLD, Reason.KEY_PENDING_DELETION_CONFLICT, new_expires),
+            warn(NEW, Reason.KEY_PENDING_ROTATION, new_expires),
+        ],
+        settings=late,
+    )
+
+
+def test_safeguard_installation_grace_one_second_ahead_warns_pending_deactivation() -> None:
+    install_by = NOW + SECOND
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW), used=NOW - DAY),
+            key(NEW, created=install_by - DEFAULTS.installation_grace, used=None),
+        ],
+        [warn(OLD, Reason.KEY_PENDING_DEACTIVATION, install_by)],
+    )
+
+
+def test_safeguard_installation_grace_at_window_edge_warns_pending_deactivation() -> None:
+    install_by = NOW + DEFAULTS.warning_window
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW), used=NOW - DAY),
+            key(NEW, created=install_by - DEFAULTS.installation_grace, used=None),
+        ],
+        [warn(OLD, Reason.KEY_PENDING_DEACTIVATION, install_by)],
+    )
+
+
+def test_safeguard_deadline_equal_to_installation_grace_deactivates_at_grace_end() -> None:
+    # G = I: the safeguard grants no extra time; the reason says why the key goes.
+    strict = PolicySettings(new_key_use_deadline_days=10)
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW), used=NOW - DAY),
+            key(NEW, created=NOW - strict.installation_grace, used=None),
+        ],
+        [act(ActionType.DEACTIVATE, OLD, Reason.NEW_KEY_USE_DEADLINE)],
+        settings=strict,
+    )
+
+
+def test_safeguard_leaves_both_expired_and_forced_rules_alone() -> None:
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW) - DAY, used=NOW - DAY),
+            key(NEW, created=NOW - 20 * DAY, used=None),
+        ],
+        [
+            act(ActionType.DELETE, NEW, Reason.FORCED_ROTATION_CONFLICT_LRU),
+            act(ActionType.ROTATE, OLD, Reason.FORCED_ROTATION),
+        ],
+        force=True,
+    )
+
+
+# --- Exemptions with an end date --------------------------------------------------------
+
+
+def test_exempt_user_keys_are_left_alone_until_the_window() -> None:
+    assert_plan(
+        [key(OLD, created=expiring(NOW) - 30 * DAY, used=NOW - DAY)],
+        [],
+        exempt_until=NOW + DEFAULTS.warning_window + SECOND,
+        force=True,
+    )
+
+
+def test_exemption_ending_within_the_window_warns_on_each_key() -> None:
+    ends = NOW + DEFAULTS.warning_window
+    assert_plan(
+        [
+            key(OLD, created=expiring(NOW) - 30 * DAY, used=NOW - DAY),
+            key(NEW, created=NOW - 3 * DAY, used=None, active=False),
+        ],
+        [
+            warn(OLD, Reason.EXEMPTION_ENDING, ends),
+            warn(NEW, Reason.EXEMPTION_ENDING, ends),
+        ],
+        exempt_until=ends,
+    )
+
+
+def test_exemption_ending_one_second_ahead_still_exempts() -> None:
+    ends = NOW + SECOND
+    assert_plan(
+        [key(OLD, created=expiring(NOW), used=NOW - DAY)],
+        [warn(OLD, Reason.EXEMPTION_ENDING, ends)],
+        exempt_until=ends,
+    )
+
+
+def test_exemption_ended_exactly_now_applies_the_policy() -> None:
+    assert_plan(
+        [key(OLD, created=expiring(NOW), used=NOW - DAY)],
+        [act(ActionType.ROTATE, OLD, Reason.EXPIRED_ACTIVE_KEY)],
+        exempt_until=NOW,
+    )
+
+
+def test_exempt_user_without_keys_gets_no_warning() -> None:
+    assert_plan([], [], exempt_until=NOW + DAY)

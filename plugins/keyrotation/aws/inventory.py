@@ -1,9 +1,10 @@
-"""The organisation's accounts to rotate: all of them, or one OU's subtree."""
+"""The organisation's accounts to rotate: all of them, or one OU's subtree, with their tags."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.client import BaseClient
@@ -67,6 +68,14 @@ def list_organization_accounts(
         account = Account(id=entry["Id"], name=entry.get("Name", ""), email=entry.get("Email", ""))
         accounts[account.id] = account
     selected = _select(accounts, settings)
+    if settings.exempt_tag:
+        try:
+            selected = [
+                replace(account, tags=_account_tags(organizations, account.id))
+                for account in selected
+            ]
+        except ClientError as error:
+            raise _tags_error(error, principal) from None
     logger.info(
         "%d account(s) to rotate out of %d listed%s",
         len(selected),
@@ -74,6 +83,27 @@ def list_organization_accounts(
         f" under {settings.inventory_ou}" if settings.inventory_ou else "",
     )
     return selected
+
+
+def _account_tags(organizations: BaseClient, account_id: str) -> dict[str, str]:
+    """The account's tags, read once per run: an account exemption tag lives there."""
+    return {
+        tag["Key"]: tag["Value"]
+        for tag in _paginate(organizations, "list_tags_for_resource", "Tags", ResourceId=account_id)
+    }
+
+
+def _tags_error(error: ClientError, principal: str) -> Exception:
+    code = error_code(error)
+    message = error.response.get("Error", {}).get("Message", "")
+    what = f"Reading the accounts' tags (account exemptions) failed: {code}: {message}"
+    if code in _LISTING_DENIED:
+        return InventoryError(
+            f"{what}. {principal[0].upper()}{principal[1:]} needs "
+            f"organizations:ListTagsForResource; or set exempt_tag to an empty string to "
+            f"turn tag exemptions off."
+        )
+    return error
 
 
 def is_active(account: Mapping[str, Any]) -> bool:

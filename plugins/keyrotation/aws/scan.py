@@ -1,8 +1,8 @@
 """Read an account's IAM users and their access keys: the inputs of the key policy.
 
 The scan makes the fewest calls the policy needs: pages of 1,000 users, one
-ListAccessKeys per user and one GetAccessKeyLastUsed per key. Owner tags are read later,
-and only for users with something to report (``read_owner``).
+ListAccessKeys and one ListUserTags per user (exemption and owner tags) and one
+GetAccessKeyLastUsed per key.
 """
 
 from __future__ import annotations
@@ -102,8 +102,12 @@ def scan_account(
     account_id: str,
     exemption_group: str,
     max_workers: int = DEFAULT_WORKERS,
+    read_tags: bool = True,
 ) -> AccountScan:
-    """Every user of the account minus the exemption group's members, with their keys."""
+    """Every user of the account minus the exemption group's members, with their keys.
+
+    With ``read_tags`` each user's tags are read too (ListUserTags).
+    """
     try:
         exempt = _group_members(iam, exemption_group) if exemption_group else set()
         listed = [u for u in _paginate(iam, "list_users", "Users") if u["UserName"] not in exempt]
@@ -112,7 +116,7 @@ def scan_account(
     # map() keeps the users' order and re-raises the first failure.
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         try:
-            scanned = list(pool.map(lambda user: _scan_user(iam, user), listed))
+            scanned = list(pool.map(lambda user: _scan_user(iam, user, read_tags), listed))
         except ClientError as error:
             raise _scan_error(account_id, error) from None
     users = tuple(sorted((u for u in scanned if u is not None), key=lambda u: u.name))
@@ -138,7 +142,7 @@ def _group_members(iam: BaseClient, group: str) -> set[str]:
         return set()
 
 
-def _scan_user(iam: BaseClient, user: Mapping[str, Any]) -> ScannedUser | None:
+def _scan_user(iam: BaseClient, user: Mapping[str, Any], read_tags: bool) -> ScannedUser | None:
     name = user["UserName"]
     try:
         listed = list(_paginate(iam, "list_access_keys", "AccessKeyMetadata", UserName=name))
@@ -163,7 +167,24 @@ def _scan_user(iam: BaseClient, user: Mapping[str, Any]) -> ScannedUser | None:
                 last_used=last_used,
             )
         )
-    return ScannedUser(name=name, arn=user["Arn"], keys=tuple(keys))
+    if not read_tags:
+        return ScannedUser(name=name, arn=user["Arn"], keys=tuple(keys))
+    try:
+        tags = _user_tags(iam, name)
+    except ClientError as error:
+        if error_code(error) == _GONE:
+            logger.info("%s: deleted during the scan", name)
+            return None
+        raise
+    return ScannedUser(name=name, arn=user["Arn"], keys=tuple(keys), tags=tags)
+
+
+def _user_tags(iam: BaseClient, user_name: str) -> dict[str, str]:
+    """Every tag of the user (exemption and owner tags are read from them)."""
+    return {
+        tag["Key"]: tag["Value"]
+        for tag in _paginate(iam, "list_user_tags", "Tags", UserName=user_name)
+    }
 
 
 def _last_used(iam: BaseClient, access_key_id: str) -> datetime | None:

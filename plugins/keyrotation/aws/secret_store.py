@@ -23,10 +23,14 @@ from botocore.exceptions import ClientError
 from keyrotation.aws.sessions import error_code
 
 __all__ = [
+    "ACCOUNT_ID_TAG",
     "PENDING_REPLACES_TAG",
     "PENDING_SINCE_TAG",
+    "USER_NAME_TAG",
     "USER_POLICY_NAME",
+    "OwnSecret",
     "PendingRotation",
+    "ReplicaHealth",
     "SecretLocation",
     "SecretStore",
     "SecretStoreError",
@@ -41,6 +45,12 @@ TAG_PREFIX = "iam-key-rotation:"
 #: crash in between leaves them behind as the record of an interrupted rotation.
 PENDING_REPLACES_TAG = f"{TAG_PREFIX}pending-rotation-of"
 PENDING_SINCE_TAG = f"{TAG_PREFIX}pending-since"
+#: The replica regions the last run re-replicated after a failure (space separated).
+REPLICA_REPAIRED_TAG = f"{TAG_PREFIX}replica-repaired"
+REPLICA_FAILED = "Failed"
+#: Set when the pipeline creates a secret: they mark the secrets that are its own.
+ACCOUNT_ID_TAG = f"{TAG_PREFIX}account-id"
+USER_NAME_TAG = f"{TAG_PREFIX}user-name"
 _READ_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,40}$")
 
@@ -64,6 +74,24 @@ class SecretLocation:
     def arns(self) -> list[str]:
         """The secret's ARN in its own region and in every replica region."""
         return [self.arn] + [_in_region(self.arn, region) for region in self.replica_regions]
+
+
+@dataclass(frozen=True)
+class OwnSecret:
+    """A secret the pipeline created for a user of the account."""
+
+    user_name: str
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class ReplicaHealth:
+    """The configured replica regions of a secret that failed, and their messages."""
+
+    failed: tuple[str, ...]
+    messages: Mapping[str, str]
+    repaired_before: tuple[str, ...]  # the regions the previous run re-replicated
 
 
 @dataclass(frozen=True)
@@ -102,6 +130,11 @@ class SecretStore:
     def secret_name(self, user_name: str) -> str:
         return secret_name(self.account_id, user_name)
 
+    @property
+    def replication_regions(self) -> tuple[str, ...]:
+        """The regions every secret is replicated to (the store's own excluded)."""
+        return self._replication_regions
+
     def prepare(self, user_name: str, user_arn: str) -> SecretLocation:
         """Make sure the user's secret exists, is replicated and readable by the user only.
 
@@ -119,7 +152,14 @@ class SecretStore:
                     f"secret {name} is scheduled for deletion: restore it (RestoreSecret) or "
                     f"delete it for good before the key of {user_name} can be stored"
                 )
-            replicated = {r["Region"] for r in described.get("ReplicationStatus", [])}
+            statuses = described.get("ReplicationStatus", [])
+            # A Failed replica holds no current key: it is as good as missing.
+            failed = _failed_regions(statuses, self._replication_regions)
+            if failed:
+                self._client.remove_regions_from_replication(
+                    SecretId=arn, RemoveReplicaRegions=failed
+                )
+            replicated = {r["Region"] for r in statuses if r["Region"] not in failed}
             missing = [r for r in self._replication_regions if r not in replicated]
             if missing:
                 self._client.replicate_secret_to_regions(
@@ -253,6 +293,89 @@ class SecretStore:
             )
         return pending
 
+    def own_secrets(self) -> list[OwnSecret]:
+        """The secrets this pipeline created for this account's users, in this region.
+
+        A secret counts only when both its name (``Account_<id>_User_<name>_AccessKey``)
+        and the tags ``_create`` set on it (account id and user name) say so: a secret
+        someone else created under a look-alike name is never the pipeline's to touch.
+        Secrets already scheduled for deletion are not listed.
+        """
+        owned = []
+        for entry in self._list_secrets(
+            Filters=[
+                {"Key": "name", "Values": [f"Account_{self.account_id}_User_"]},
+                {"Key": "tag-key", "Values": [USER_NAME_TAG]},
+            ]
+        ):
+            if entry.get("PrimaryRegion", self.region) != self.region or entry.get("DeletedDate"):
+                continue
+            user_name = _user_of(entry["Name"], self.account_id)
+            tags = {tag["Key"]: tag["Value"] for tag in entry.get("Tags", [])}
+            if (
+                user_name is None
+                or tags.get(USER_NAME_TAG) != user_name
+                or tags.get(ACCOUNT_ID_TAG) != self.account_id
+            ):
+                continue
+            owned.append(OwnSecret(user_name=user_name, name=entry["Name"], arn=entry["ARN"]))
+        return owned
+
+    def failed_replicas(self, secret: OwnSecret) -> ReplicaHealth:
+        """Which configured replica regions of the secret failed. Reads only."""
+        described = self._client.describe_secret(SecretId=secret.arn)
+        statuses = described.get("ReplicationStatus", [])
+        tags = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
+        return ReplicaHealth(
+            failed=tuple(_failed_regions(statuses, self._replication_regions)),
+            messages={
+                r["Region"]: r.get("StatusMessage", "")
+                for r in statuses
+                if r.get("Status") == REPLICA_FAILED
+            },
+            repaired_before=tuple(tags.get(REPLICA_REPAIRED_TAG, "").split()),
+        )
+
+    def repair_replicas(
+        self, secret: OwnSecret, regions: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        """Replicate the secret anew to ``regions``, whose replicas failed.
+
+        Secrets Manager cannot retry a failed replica: the region is removed from the
+        replication and added again. The regions are recorded on the secret, so that the
+        next run knows a region that fails again keeps failing. Returns each region's
+        status (InSync, InProgress or Failed) and message as Secrets Manager answers.
+        """
+        self._client.tag_resource(
+            SecretId=secret.arn, Tags=[{"Key": REPLICA_REPAIRED_TAG, "Value": " ".join(regions)}]
+        )
+        self._client.remove_regions_from_replication(
+            SecretId=secret.arn, RemoveReplicaRegions=list(regions)
+        )
+        answer = self._client.replicate_secret_to_regions(
+            SecretId=secret.arn,
+            AddReplicaRegions=[self._replica(region) for region in regions],
+            ForceOverwriteReplicaSecret=False,
+        )
+        return {
+            r["Region"]: (r.get("Status", ""), r.get("StatusMessage", ""))
+            for r in answer.get("ReplicationStatus", [])
+            if r["Region"] in regions
+        }
+
+    def forget_replica_repairs(self, secret: OwnSecret) -> None:
+        """The repaired replicas are healthy again."""
+        self._client.untag_resource(SecretId=secret.arn, TagKeys=[REPLICA_REPAIRED_TAG])
+
+    def schedule_deletion(self, secret: OwnSecret) -> datetime | None:
+        """Delete the secret after Secrets Manager's recovery window (restorable until then).
+
+        Returns when the secret will be deleted, as Secrets Manager says.
+        """
+        answer = self._client.delete_secret(SecretId=secret.arn)
+        deletion = answer.get("DeletionDate")
+        return deletion.astimezone(UTC) if isinstance(deletion, datetime) else None
+
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:
             return self._client.describe_secret(SecretId=name)
@@ -270,8 +393,8 @@ class SecretStore:
                 f"rotated by the IAM access key rotation pipeline"
             ),
             "Tags": [
-                {"Key": f"{TAG_PREFIX}account-id", "Value": self.account_id},
-                {"Key": f"{TAG_PREFIX}user-name", "Value": user_name},
+                {"Key": ACCOUNT_ID_TAG, "Value": self.account_id},
+                {"Key": USER_NAME_TAG, "Value": user_name},
             ],
         }
         if self._kms_key_id:
@@ -342,6 +465,14 @@ class SecretStore:
     def _list_secrets(self, **params: Any) -> Iterator[dict[str, Any]]:
         for page in self._client.get_paginator("list_secrets").paginate(**params):
             yield from page.get("SecretList", [])
+
+
+def _failed_regions(statuses: Sequence[Mapping[str, Any]], configured: Sequence[str]) -> list[str]:
+    return [
+        r["Region"]
+        for r in statuses
+        if r.get("Status") == REPLICA_FAILED and r["Region"] in configured
+    ]
 
 
 def _user_of(name: str, account_id: str) -> str | None:

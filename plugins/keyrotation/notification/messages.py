@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from keyrotation.policy import ActionType, Reason
-from keyrotation.results import Account, ActionRecord, Outcome
+from keyrotation.results import Account, ActionRecord, Notice, Outcome
 from keyrotation.settings import RotationSettings
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ENFORCE_TEMPLATE",
     "AccountSection",
     "EmailKind",
+    "ExemptionLine",
     "FailedAccount",
     "Line",
     "NewKeyLocation",
@@ -81,7 +82,14 @@ _INSTRUCTIONS = {
     "UNUSED_KEY_PENDING_DELETION": (
         "This key has never been used: it will be permanently deleted when it expires."
     ),
+    "EXEMPTION_ENDING": (
+        "Be ready for the key policy: after the due date this key is rotated, deactivated "
+        "or deleted like any other key when it falls due."
+    ),
 }
+
+# The levels of lines that are no key change and no warning.
+PROBLEM = "PROBLEM"
 
 # Deliberately simple: an owner tag value either looks like one address or is not used.
 _EMAIL_ADDRESS = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
@@ -120,6 +128,27 @@ class Line:
 
 
 @dataclass(frozen=True)
+class ExemptionLine:
+    """An exempt user, or the whole account when ``user_name`` is empty."""
+
+    account_id: str
+    user_name: str
+    source: str
+    reason: str | None
+    until: str | None  # the last exempt day, YYYY-MM-DD; None: no end date
+
+    @property
+    def subject(self) -> str:
+        return f"user {self.user_name}" if self.user_name else "the whole account"
+
+    @property
+    def text(self) -> str:
+        until = f"exempt through {self.until} (UTC)" if self.until else "exempt, no end date"
+        why = f"reason: {self.reason}" if self.reason else "no reason given"
+        return f"{self.subject}: {until}; {why} ({self.source})"
+
+
+@dataclass(frozen=True)
 class NewKeyLocation:
     """Where a user finds a new key: the secret's name and region, never its value."""
 
@@ -139,6 +168,7 @@ class AccountSection:
     account_email: str
     lines: tuple[Line, ...]
     new_keys: tuple[NewKeyLocation, ...]
+    exemptions: tuple[ExemptionLine, ...] = ()
 
     @property
     def changes(self) -> int:
@@ -151,6 +181,10 @@ class AccountSection:
     @property
     def failures(self) -> int:
         return sum(1 for line in self.lines if line.level == "FAILED")
+
+    @property
+    def problems(self) -> int:
+        return sum(1 for line in self.lines if line.level == PROBLEM)
 
 
 @dataclass(frozen=True)
@@ -200,17 +234,22 @@ def plan_emails(
     prefix = AUDIT_SUBJECT_PREFIX if dry_run else SUBJECT_PREFIX
 
     lines_by_account: dict[str, list[tuple[ActionRecord, Line]]] = {}
+    exemptions_by_account: dict[str, list[ExemptionLine]] = {}
     for record in records:
+        if record.action == Notice.EXEMPT.value:
+            exemptions_by_account.setdefault(record.account_id, []).append(_exemption_line(record))
+            continue
         lines_by_account.setdefault(record.account_id, []).append(
             (record, describe_record(record, now=now))
         )
 
     emails: list[PlannedEmail] = []
     for account_id in order:
-        pairs = lines_by_account.get(account_id)
-        if not pairs:
+        pairs = lines_by_account.get(account_id, [])
+        exempt = exemptions_by_account.get(account_id, [])
+        if not pairs and not exempt:
             continue  # nothing to report: no email
-        section = _section(by_id, account_id, pairs)
+        section = _section(by_id, account_id, pairs, exempt)
         name = f" ({section.account_name})" if section.account_name else ""
         emails.append(
             PlannedEmail(
@@ -260,7 +299,13 @@ def plan_emails(
         for record, line in lines_by_account.get(account_id, [])
         if record.failed
     ]
-    if failed_accounts or failed_lines:
+    problem_lines = [
+        line
+        for account_id in order
+        for _, line in lines_by_account.get(account_id, [])
+        if line.level == PROBLEM
+    ]
+    if failed_accounts or failed_lines or problem_lines:
         admin = settings.admin_email or sender
         emails.append(
             PlannedEmail(
@@ -273,6 +318,7 @@ def plan_emails(
                         for count, noun in (
                             (len(failed_accounts), "failed account"),
                             (len(failed_lines), "failed action"),
+                            (len(problem_lines), "exemption problem"),
                         )
                         if count
                     )
@@ -284,6 +330,8 @@ def plan_emails(
                     "recipient": admin,
                     "failed_accounts": failed_accounts,
                     "failed_lines": failed_lines,
+                    "problem_lines": problem_lines,
+                    "run_failed": bool(failed_accounts or failed_lines),
                     "accounts_evaluated": len(accounts),
                 },
             )
@@ -309,6 +357,9 @@ def describe_record(record: ActionRecord, *, now: datetime) -> Line:
         "secret_region": record.secret_region,
         "new_access_key_id": record.new_access_key_id,
     }
+    notice = _describe_notice(record, parts)
+    if notice is not None:
+        return notice
     if record.failed:
         message = f"could not {record.action} {key}: {reason_text}"
         if record.error:
@@ -319,6 +370,8 @@ def describe_record(record: ActionRecord, *, now: datetime) -> Line:
         level = "CRITICAL" if record.reason in _CRITICAL_REASONS else "WARNING"
         instruction = _INSTRUCTIONS.get(record.reason)
         due_at = record.due_at
+        if record.reason == Reason.NEW_KEY_NOT_IN_USE.name:
+            instruction = _install_new_key(record, until=due_at)
         message = f"{key}: {reason_text}"
         remaining = None
         due = None
@@ -340,11 +393,104 @@ def describe_record(record: ActionRecord, *, now: datetime) -> Line:
     dry = record.outcome == Outcome.DRY_RUN.value
     verb = f"would {record.action}" if dry else record.action
     message = f"{verb} {key}: {reason_text}"
+    if record.reason == Reason.NEW_KEY_USE_DEADLINE.name:
+        where = _secret_words(record)
+        message += (
+            f" Applications still using this key stop working: install the new key from "
+            f"{where}. In an emergency the old key can be reactivated in IAM until it is "
+            f"deleted."
+        )
+        return Line(level="DRYRUN" if dry else "ACTION", message=message, **parts)
     if record.secret_name:
         new_key = f"new key {record.new_access_key_id}" if record.new_access_key_id else "new key"
         where = f"secret {record.secret_name} ({record.secret_region or 'unknown region'})"
         message += f" The {new_key} {'would be' if dry else 'is'} stored in {where}."
     return Line(level="DRYRUN" if dry else "ACTION", message=message, **parts)
+
+
+def _install_new_key(record: ActionRecord, *, until: datetime | None) -> str:
+    latest = f", at the latest until {_format_time(until)}" if until is not None else ""
+    return (
+        f"Install the new key from {_secret_words(record)}; the old key stays active until "
+        f"the new one is used{latest}."
+    )
+
+
+def _secret_words(record: ActionRecord) -> str:
+    if not record.secret_name:
+        return "its secret in AWS Secrets Manager"
+    region = f" ({record.secret_region})" if record.secret_region else ""
+    return f"secret {record.secret_name}{region}"
+
+
+def _describe_notice(record: ActionRecord, parts: Mapping[str, Any]) -> Line | None:
+    """The line of a record that is no key action of the policy, or None."""
+    if record.action == Notice.EXEMPTION_PROBLEM.value:
+        return Line(
+            level=PROBLEM,
+            message=(f"{record.error} Fix the tag value (a date YYYY-MM-DD) or remove the tag."),
+            **parts,
+        )
+    if record.action == Notice.DELETE_ORPHANED_SECRET.value:
+        secret = f"secret {record.secret_name} ({record.secret_region or 'unknown region'})"
+        gone = f"IAM user {record.user_name} no longer exists"
+        if record.failed:
+            return Line(
+                level="FAILED",
+                message=f"could not schedule the deletion of {secret}: {gone}. "
+                f"Error: {record.error}",
+                **parts,
+            )
+        if record.outcome == Outcome.DRY_RUN.value:
+            return Line(
+                level="DRYRUN",
+                message=f"would schedule the deletion of {secret}: {gone}, so the key it "
+                f"holds is dead.",
+                **parts,
+            )
+        if record.outcome == Outcome.REPORTED.value:
+            return Line(
+                level="WARNING",
+                message=f"{secret} holds the key of a user that no longer exists ({gone}); "
+                f"deleting such secrets is turned off (setting delete_orphaned_secrets).",
+                **parts,
+            )
+        due = f" on {_format_time(record.due_at)}" if record.due_at else ""
+        return Line(
+            level="ACTION",
+            message=f"scheduled the deletion of {secret}{due}: {gone}, so the key it holds "
+            f"is dead. Until then the secret can be restored (RestoreSecret).",
+            **parts,
+        )
+    if record.action == Notice.REPAIR_REPLICA.value:
+        replica = f"the replica of secret {record.secret_name} in region {record.secret_region}"
+        if record.failed:
+            return Line(
+                level="FAILED",
+                message=f"{replica} keeps failing, so applications in that region may read "
+                f"an old key. Error: {record.error}",
+                **parts,
+            )
+        if record.outcome == Outcome.DRY_RUN.value:
+            return Line(
+                level="DRYRUN", message=f"would repair {replica}: its replication failed.", **parts
+            )
+        return Line(
+            level="ACTION",
+            message=f"repaired {replica}: its replication had failed.",
+            **parts,
+        )
+    return None
+
+
+def _exemption_line(record: ActionRecord) -> ExemptionLine:
+    return ExemptionLine(
+        account_id=record.account_id,
+        user_name=record.user_name,
+        source=record.exemption_source or "",
+        reason=record.exemption_reason,
+        until=record.exempt_until,
+    )
 
 
 def days_remaining(due: datetime, now: datetime) -> int:
@@ -374,12 +520,17 @@ def _common_context(
         "installation_grace_days": settings.installation_grace_days,
         "recovery_grace_days": settings.recovery_grace_days,
         "warning_days": settings.warning_days,
+        "require_new_key_use": settings.require_new_key_use,
+        "new_key_use_deadline_days": settings.new_key_use_deadline_days,
         "sender_email": sender,
     }
 
 
 def _section(
-    by_id: Mapping[str, Account], account_id: str, pairs: Iterable[tuple[ActionRecord, Line]]
+    by_id: Mapping[str, Account],
+    account_id: str,
+    pairs: Iterable[tuple[ActionRecord, Line]],
+    exemptions: Iterable[ExemptionLine] = (),
 ) -> AccountSection:
     account = by_id.get(account_id)
     listed = list(pairs)
@@ -389,13 +540,20 @@ def _section(
         account_email=account.email if account else "",
         lines=tuple(line for _, line in listed),
         new_keys=_new_keys(record for record, _ in listed),
+        exemptions=tuple(exemptions),
     )
 
 
 def _new_keys(records: Iterable[ActionRecord]) -> tuple[NewKeyLocation, ...]:
     locations: dict[tuple[str, str, str], NewKeyLocation] = {}
     for record in records:
-        if record.failed or not record.secret_name or record.action == ActionType.WARN.value:
+        if (
+            record.failed
+            or not record.secret_name
+            or record.action == ActionType.WARN.value
+            or record.action in Notice.__members__
+            or record.reason == Reason.NEW_KEY_USE_DEADLINE.name
+        ):
             continue
         where = (record.user_name, record.secret_name, record.secret_region or "")
         locations.setdefault(
@@ -447,6 +605,8 @@ def _counts(sections: Sequence[AccountSection]) -> str:
     changes = sum(section.changes for section in sections)
     warnings = sum(section.warnings for section in sections)
     failures = sum(section.failures for section in sections)
+    problems = sum(section.problems for section in sections)
+    exempt = sum(len(section.exemptions) for section in sections)
     parts = []
     if changes:
         parts.append(_plural(changes, "action"))
@@ -454,6 +614,10 @@ def _counts(sections: Sequence[AccountSection]) -> str:
         parts.append(_plural(warnings, "warning"))
     if failures:
         parts.append(f"{failures} failed")
+    if problems:
+        parts.append(_plural(problems, "exemption problem"))
+    if exempt:
+        parts.append(f"{exempt} exempt")
     return ", ".join(parts) or "nothing to report"
 
 

@@ -137,7 +137,7 @@ def default_templates_dir() -> Path:
 
 def _dags_folder() -> Path:
     try:
-        from airflow.configuration import conf
+        from keyrotation.compat import conf
 
         return Path(conf.get("core", "dags_folder")).expanduser()
     except Exception:  # outside an Airflow installation there is no dags folder

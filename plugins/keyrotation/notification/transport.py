@@ -1,10 +1,9 @@
 """Delivery of one rendered email: Amazon SES (the default) or SMTP.
 
-Both send the same MIME message: ``multipart/alternative`` with a plain-text part and
-an HTML part. The providers' ``send_email`` helpers send HTML only, so the message is
-built here and handed to the connection each hook manages: ``SesHook.conn`` (a boto3 SES
-client configured from the Airflow AWS connection) and the client ``SmtpHook`` opens
-from the Airflow SMTP connection.
+SES sends a ``multipart/alternative`` MIME message built here, with a plain-text part and
+an HTML part, through ``SesHook.conn`` (a boto3 SES client configured from the Airflow AWS
+connection). SMTP goes through ``SmtpHook.send_email_smtp``, the hook's public API from
+smtp provider 1.8 to 3.x, which sends the HTML part.
 
 Errors are sorted by what they mean for the rest of the run: ``TransportUnavailableError``
 (nothing can be sent: stop) or ``NotificationError`` (this email failed: go on).
@@ -224,7 +223,6 @@ class SmtpTransport:
             )
         domain = sender.rpartition("@")[2] or None
         message_id = make_msgid(domain=domain)
-        raw = build_mime_message(email, sender=sender, message_id=message_id).as_bytes()
         hook = self._hook_factory(self._conn_id)
         with contextlib.ExitStack() as stack:
             try:
@@ -234,15 +232,15 @@ class SmtpTransport:
                     f"could not connect to the SMTP server of the Airflow connection "
                     f"{self._conn_id!r}: {error}"
                 ) from error
-            # The hook's own send helper sends HTML only; its authenticated client sends
-            # the text + HTML message built above.
-            client = getattr(hook, "_smtp_client", None)
-            if client is None:
-                raise TransportUnavailableError(
-                    f"the SMTP hook of connection {self._conn_id!r} opened no client"
-                )
             try:
-                client.sendmail(sender, [email.to], raw)
+                # The hook's public API sends the HTML part only (smtp provider 1.8 to 3.x).
+                hook.send_email_smtp(
+                    to=email.to,
+                    from_email=sender,
+                    subject=email.subject,
+                    html_content=email.html,
+                    custom_headers={"Message-ID": message_id},
+                )
             except smtplib.SMTPSenderRefused as error:
                 raise TransportUnavailableError(
                     f"the SMTP server of connection {self._conn_id!r} refused the sender "

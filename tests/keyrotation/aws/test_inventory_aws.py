@@ -196,7 +196,8 @@ def test_every_page_of_accounts_is_read(sessions, stubbed_organizations):
     )
     stub.add_response("list_accounts", {"Accounts": [_account(5)]}, {"NextToken": "p3"})
 
-    accounts = list_organization_accounts(sessions, RotationSettings())
+    # Without tag exemptions the inventory reads no tags.
+    accounts = list_organization_accounts(sessions, RotationSettings(exempt_tag=""))
 
     assert [a.id for a in accounts] == [f"{n:012d}" for n in (1, 3, 4, 5)]
 
@@ -231,6 +232,55 @@ def test_every_page_of_every_ou_level_is_read(sessions, stubbed_organizations):
     accounts(deep["Id"], [_account(4), _account(5, "SUSPENDED")])
     units(deep["Id"], [])
 
-    listed = list_organization_accounts(sessions, RotationSettings(inventory_ou=top))
+    listed = list_organization_accounts(sessions, RotationSettings(inventory_ou=top, exempt_tag=""))
 
     assert [a.id for a in listed] == [f"{n:012d}" for n in (1, 2, 3, 4)]
+
+
+def test_every_page_of_an_accounts_tags_is_read_once(sessions, stubbed_organizations):
+    stub = stubbed_organizations
+    stub.add_response("list_accounts", {"Accounts": [_account(1)]}, {})
+    account_id = f"{1:012d}"
+    stub.add_response(
+        "list_tags_for_resource",
+        {"Tags": [{"Key": "team", "Value": "payments"}], "NextToken": "t2"},
+        {"ResourceId": account_id},
+    )
+    stub.add_response(
+        "list_tags_for_resource",
+        {"Tags": [{"Key": "iam-key-rotation:exempt-until", "Value": "2026-12-31"}]},
+        {"ResourceId": account_id, "NextToken": "t2"},
+    )
+
+    (account,) = list_organization_accounts(sessions, RotationSettings())
+
+    assert account.tags == {
+        "team": "payments",
+        "iam-key-rotation:exempt-until": "2026-12-31",
+    }
+    assert Account.from_dict(json.loads(json.dumps(account.to_dict()))) == account
+
+
+def test_account_tags_are_carried_in_the_listed_accounts(sessions, org):
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    organizations.tag_resource(
+        ResourceId=org.accounts["dev-a"],
+        Tags=[{"Key": "iam-key-rotation:exempt-until", "Value": "2027-01-31"}],
+    )
+
+    accounts = {a.name: a for a in list_organization_accounts(sessions, RotationSettings())}
+
+    assert accounts["dev-a"].tags == {"iam-key-rotation:exempt-until": "2027-01-31"}
+    assert accounts["prod-a"].tags == {}
+    assert sessions.calls.count("ListTagsForResource") == len(accounts)
+
+
+def test_denied_account_tags_name_the_permission(sessions, stubbed_organizations):
+    stub = stubbed_organizations
+    stub.add_response("list_accounts", {"Accounts": [_account(1)]}, {})
+    stub.add_client_error(
+        "list_tags_for_resource", service_error_code="AccessDeniedException", http_status_code=403
+    )
+
+    with pytest.raises(InventoryError, match="organizations:ListTagsForResource"):
+        list_organization_accounts(sessions, RotationSettings())

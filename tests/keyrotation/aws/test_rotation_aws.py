@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 import boto3
 import pytest
@@ -243,9 +243,127 @@ def test_exempt_users_are_not_touched_and_are_logged_once(member, rotate, caplog
 
     report = rotate(account)
 
-    assert report.records == []
+    # Listed as exempt, with what made them exempt and no end date.
+    assert [(r.user_name, r.action, r.outcome) for r in report.records] == [
+        ("break-glass", "EXEMPT", "exempt"),
+        ("root-ci", "EXEMPT", "exempt"),
+    ]
+    assert {r.exemption_source for r in report.records} == {
+        "member of the IAM group IAMKeyRotationExemptionGroup"
+    }
+    assert {r.exempt_until for r in report.records} == {None}
     assert account.keys("break-glass") == {account.seeded_keys["break-glass"][0]: "Active"}
     assert "exempt (members of IAMKeyRotationExemptionGroup): break-glass, root-ci" in caplog.text
+
+
+EXEMPT_UNTIL = "iam-key-rotation:exempt-until"
+EXEMPT_REASON = "iam-key-rotation:exempt-reason"
+
+
+def in_days(now: datetime, days: int) -> str:
+    return (now.date() + timedelta(days=days)).isoformat()
+
+
+def test_a_user_tag_exempts_through_its_date_with_its_reason(member, rotate, now):
+    until = in_days(now, 30)
+    account = member(
+        DemoUser(
+            "legacy-app",
+            (K(120, 1),),
+            tags=((EXEMPT_UNTIL, until), (EXEMPT_REASON, "vendor migrates in Q1")),
+        ),
+        DemoUser("alice", (K(120, 1),)),
+    )
+
+    report = rotate(account)
+
+    exempt = [r for r in report.records if r.user_name == "legacy-app"]
+    assert [(r.action, r.exempt_until, r.exemption_reason) for r in exempt] == [
+        ("EXEMPT", until, "vendor migrates in Q1")
+    ]
+    assert exempt[0].exemption_source == f"user tag {EXEMPT_UNTIL}"
+    assert account.keys("legacy-app") == {account.seeded_keys["legacy-app"][0]: "Active"}
+    assert [r.action for r in report.records if r.user_name == "alice"] == ["ROTATE"]
+
+
+def test_an_exemption_ending_within_the_window_warns_each_key(member, rotate, now):
+    until = in_days(now, 3)
+    account = member(DemoUser("legacy-app", (K(120, 1), K(30, 1)), tags=((EXEMPT_UNTIL, until),)))
+
+    report = rotate(account)
+
+    warnings = [r for r in report.records if r.action == "WARN"]
+    assert {r.access_key_id for r in warnings} == set(account.seeded_keys["legacy-app"])
+    assert {r.reason for r in warnings} == {"EXEMPTION_ENDING"}
+    assert {r.due for r in warnings} == {f"{in_days(now, 4)}T00:00:00+00:00"}
+
+
+@pytest.mark.parametrize("value", ["2026-13-45", "forever", "", "   ", "in 3 days"], ids=repr)
+def test_an_unreadable_exemption_date_exempts_nothing_and_is_reported(member, rotate, value):
+    account = member(DemoUser("legacy-app", (K(120, 1),), tags=((EXEMPT_UNTIL, value),)))
+
+    report = rotate(account)
+
+    actions = {r.action: r for r in report.records}
+    assert actions["ROTATE"].outcome == "done"
+    problem = actions["EXEMPTION_PROBLEM"]
+    assert problem.user_name == "legacy-app"
+    assert "user legacy-app" in problem.error
+    assert EXEMPT_UNTIL in problem.error
+    assert repr(value) in problem.error
+    assert not report.failed
+
+
+def test_an_exemption_date_beyond_the_cap_exempts_nothing(member, rotate, now):
+    ten_years = in_days(now, 3650)
+    account = member(DemoUser("legacy-app", (K(120, 1),), tags=((EXEMPT_UNTIL, ten_years),)))
+
+    report = rotate(account)
+
+    problem = next(r for r in report.records if r.action == "EXEMPTION_PROBLEM")
+    assert "max_exemption_days" in problem.error and ten_years in problem.error
+    assert "ROTATE" in [r.action for r in report.records]
+
+
+def test_an_ended_exemption_applies_the_policy_silently(member, rotate, now):
+    account = member(DemoUser("legacy-app", (K(120, 1),), tags=((EXEMPT_UNTIL, in_days(now, -1)),)))
+
+    (record,) = rotate(account).records
+
+    assert (record.action, record.outcome) == ("ROTATE", "done")
+
+
+def test_an_account_tag_exempts_every_user_of_the_account(member, rotate, now):
+    account = member(DemoUser("alice", (K(120, 1),)), DemoUser("bob", (K(200, 3),)))
+    tagged = replace(
+        account,
+        account=replace(
+            account.account,
+            tags={EXEMPT_UNTIL: in_days(now, 60), EXEMPT_REASON: "audit freeze"},
+        ),
+    )
+
+    (record,) = rotate(tagged).records
+
+    assert (record.user_name, record.action, record.exemption_reason) == (
+        "",
+        "EXEMPT",
+        "audit freeze",
+    )
+    assert "account tag" in record.exemption_source
+    assert len(account.keys("alice")) == 1 and len(account.keys("bob")) == 1
+
+
+def test_a_bad_account_tag_exempts_nothing_and_names_the_account(member, rotate):
+    account = member(DemoUser("alice", (K(120, 1),)))
+    tagged = replace(account, account=replace(account.account, tags={EXEMPT_UNTIL: "forever"}))
+
+    records = rotate(tagged).records
+
+    problem = next(r for r in records if r.action == "EXEMPTION_PROBLEM")
+    assert f"account {account.account.id}" in problem.error and "'forever'" in problem.error
+    assert problem.user_name == ""
+    assert "ROTATE" in [r.action for r in records]
 
 
 def test_a_missing_exemption_group_exempts_nobody(member, rotate):
@@ -310,10 +428,21 @@ def test_after_a_failed_action_the_rest_of_the_users_plan_is_not_attempted(
 def test_owner_is_read_only_when_an_owner_tag_is_configured(member, rotate, sessions):
     account = member(DemoUser("alice", (K(120, 1),), owner="team@example.com"))
 
-    (record,) = rotate(account, RotationSettings(dry_run=False, owner_tag="")).records
+    (record,) = rotate(
+        account, RotationSettings(dry_run=False, owner_tag="", exempt_tag="")
+    ).records
 
     assert record.owner is None
     assert "ListUserTags" not in sessions.calls
+
+
+def test_the_owner_comes_from_the_tags_read_by_the_scan(member, rotate, sessions):
+    account = member(DemoUser("alice", (K(120, 1),), owner="team@example.com"))
+
+    (record,) = rotate(account).records
+
+    assert record.owner == "team@example.com"
+    assert sessions.calls.count("ListUserTags") == 1
 
 
 def test_force_rotation_qualified_with_another_account_does_not_apply(member, rotate):
@@ -347,6 +476,7 @@ def test_a_dry_run_only_reads(member, rotate, sessions):
         ("carol", "DELETE"): "skipped (dry run)",
         ("erin", "ROTATE_AND_DELETE"): "skipped (dry run)",
         ("heidi", "WARN"): "warned",
+        ("break-glass", "EXEMPT"): "exempt",
     }
     alice = next(r for r in report.records if r.user_name == "alice")
     assert alice.secret_name == secret_name(account.id, "alice")

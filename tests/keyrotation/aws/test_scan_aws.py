@@ -174,7 +174,9 @@ def test_every_page_of_users_and_exemption_group_members_is_read(stubbed_iam):
             {"AccessKeyId": key_id},
         )
 
-    scan = scan_account(iam, account_id="111111111111", exemption_group=GROUP, max_workers=1)
+    scan = scan_account(
+        iam, account_id="111111111111", exemption_group=GROUP, max_workers=1, read_tags=False
+    )
 
     assert scan.exempt == ("exempt-1", "exempt-2")
     assert [u.name for u in scan.users] == ["u1", "u2", "u3"]
@@ -213,9 +215,12 @@ def test_users_and_keys_deleted_during_the_scan_are_left_out(stubbed_iam):
         {"AccessKeyId": "AKIAEXAMPLE00000KEPT"},
     )
 
+    stub.add_response("list_user_tags", {"Tags": [], "IsTruncated": False}, {"UserName": "kept"})
+
     scan = scan_account(iam, account_id="111111111111", exemption_group=GROUP, max_workers=1)
 
     (kept,) = scan.users
+    assert kept.tags == {}
     assert kept.name == "kept"
     assert kept.keys == (
         ScannedKey("AKIAEXAMPLE00000KEPT", "Active", datetime(2024, 1, 1, tzinfo=UTC), None),
@@ -236,3 +241,47 @@ def test_an_answer_without_last_used_is_an_error(stubbed_iam):
 
     with pytest.raises(ScanError, match="AKIAEXAMPLE000000001"):
         scan_account(iam, account_id="111111111111", exemption_group="", max_workers=1)
+
+
+def test_every_page_of_a_users_tags_is_read(stubbed_iam):
+    iam, stub = stubbed_iam
+    stub.add_client_error(
+        "get_group", "NoSuchEntity", expected_params={"GroupName": GROUP, "MaxItems": 1000}
+    )
+    stub.add_response(
+        "list_users",
+        {"Users": [_user("tagged"), _user("gone")], "IsTruncated": False},
+        {"MaxItems": 1000},
+    )
+    for name in ("tagged", "gone"):
+        stub.add_response(
+            "list_access_keys", {"AccessKeyMetadata": [], "IsTruncated": False}, {"UserName": name}
+        )
+        if name == "gone":
+            stub.add_client_error(
+                "list_user_tags", "NoSuchEntity", expected_params={"UserName": name}
+            )
+            continue
+        stub.add_response(
+            "list_user_tags",
+            {
+                "Tags": [{"Key": "owner", "Value": "a@example.com"}],
+                "IsTruncated": True,
+                "Marker": "t2",
+            },
+            {"UserName": name},
+        )
+        stub.add_response(
+            "list_user_tags",
+            {"Tags": [{"Key": "Iam-Key-Rotation:Exempt-Until", "Value": "2026-12-31"}]},
+            {"UserName": name, "Marker": "t2"},
+        )
+
+    scan = scan_account(iam, account_id="111111111111", exemption_group=GROUP, max_workers=1)
+
+    (tagged,) = scan.users
+    assert tagged.tags == {
+        "owner": "a@example.com",
+        "Iam-Key-Rotation:Exempt-Until": "2026-12-31",
+    }
+    assert tagged.tag("iam-key-rotation:exempt-until") == "2026-12-31"

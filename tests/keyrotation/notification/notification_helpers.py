@@ -194,7 +194,8 @@ class ReceivedEmail:
     message: EmailMessage
 
 
-def parse_raw(raw: str | bytes) -> ReceivedEmail:
+def parse_raw(raw: str | bytes, *, with_text: bool = True) -> ReceivedEmail:
+    """An email as received; ``with_text=False`` for SMTP, which sends the HTML part only."""
     if isinstance(raw, bytes):
         message = email.message_from_bytes(raw, policy=email.policy.default)
     else:
@@ -202,13 +203,16 @@ def parse_raw(raw: str | bytes) -> ReceivedEmail:
     assert isinstance(message, EmailMessage)
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    assert text is not None, "an email must carry a plain-text part"
+    if with_text:
+        assert text is not None, "an email must carry a plain-text part"
+    else:
+        assert text is None or text.get_content_type() == "text/html", "no plain-text part"
     assert html is not None, "an email must carry an HTML part"
     return ReceivedEmail(
         sender=str(message["From"]),
         to=str(message["To"]),
         subject=str(message["Subject"]),
-        text=text.get_content(),
+        text=text.get_content() if with_text and text is not None else "",
         html=html.get_content(),
         message=message,
     )
