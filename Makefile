@@ -12,7 +12,7 @@ MATRIX_TESTS := tests/dags tests/deploy/test_mwaa_package.py tests/deploy/test_m
 	tests/keyrotation/notification/test_notification_smtp.py tests/keyrotation/test_compat.py
 
 .PHONY: help install test test-matrix test-system lint format typecheck demo demo-dry-run \
-	up bench mwaa-package clean
+	up bench bench-airflow mwaa-package clean
 
 help:
 	@echo "make demo              run the DAG end to end against a local moto organisation"
@@ -26,7 +26,8 @@ help:
 	@echo "make lint              ruff check and ruff format --check"
 	@echo "make format            ruff format and ruff check --fix"
 	@echo "make typecheck         mypy over the package"
-	@echo "make bench             benchmarks that print planning and scan throughput"
+	@echo "make bench             benchmarks: planning throughput; AWS calls of both scans (A=20 U=500)"
+	@echo "make bench-airflow     the whole DAG on airflow standalone (A=300 U=10)"
 	@echo "make mwaa-package      the MWAA bundle in dist/mwaa-<v> (MWAA_VERSION=<v>, default newest 3.x)"
 	@echo "make install           only create .venv and install"
 	@echo "make clean             remove the venvs and build output"
@@ -84,6 +85,10 @@ up: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.run
+	$(BIN)/python -m tests.benchmarks.scan --accounts $(or $(A),20) --users $(or $(U),500)
+
+bench-airflow: install
+	$(BIN)/python -m tests.benchmarks.airflow_run --accounts $(or $(A),300) --users $(or $(U),10)
 
 clean:
-	rm -rf $(VENV) .venv-* demo-output dist .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-* demo-output bench-output dist .pytest_cache .ruff_cache .mypy_cache

@@ -9,6 +9,7 @@ from keyrotation.operators import (
     ListAccountsOperator,
     RotateAccountKeysOperator,
     SendNotificationsOperator,
+    rotation_scheduling,
 )
 from keyrotation.run_options import trigger_form_params
 
@@ -31,6 +32,10 @@ Settings: the Variable `iam_access_key_rotation` (JSON; every key optional; the 
 * `force_rotate`: user names to rotate now (`123456789012:alice` for one account).
 * `accounts`: limit this run to these account ids.
 
+Accounts run 4 at a time (`[iam_access_key_rotation] max_concurrent_accounts`), in
+the pool `[iam_access_key_rotation] pool` when set. Beyond `core.max_map_length`
+accounts, each mapped task rotates a batch of accounts, named by its range.
+
 Re-run one account by clearing its mapped `rotate_account_keys` instance; re-send the
 emails of a run by clearing `send_notifications`.
 """
@@ -51,7 +56,7 @@ with DAG(
 
     rotations = RotateAccountKeysOperator.partial(
         task_id="rotate_account_keys",
-        pool="aws_iam",
+        **rotation_scheduling(),
         retries=3,
         retry_delay=timedelta(minutes=1),
         retry_exponential_backoff=True,

@@ -158,7 +158,6 @@ def _airflow(env: dict[str, str], *args: str, log: Path | None = None) -> int:
 def _prepare_airflow(env: dict[str, str]) -> None:
     print("Preparing the Airflow metadata database ...")
     _airflow(env, "db", "migrate")
-    _airflow(env, "pools", "set", "aws_iam", "4", "Bounds concurrent IAM rotation per account")
 
 
 def _run_dag(env: dict[str, str], output: Path, *, dry_run: bool) -> int:

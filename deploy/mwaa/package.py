@@ -236,14 +236,17 @@ aws mwaa update-environment --name <environment> \\
 
 None is required. Optional, under the environment's Airflow configuration options:
 
-- `core.max_map_length`: the most mapped task instances of one task (default 1024); raise
-  it above the number of accounts of the organisation.
-- `smtp.*` or an Airflow SMTP connection, only when the Variable sets
-  `"email_transport": "smtp"` (the default, `ses`, needs none).
+- `iam_access_key_rotation.max_concurrent_accounts`: how many accounts of a run are
+  processed at once (default 4).
+- `iam_access_key_rotation.pool`: run the account tasks in this Airflow pool (create it
+  first, Admin > Pools); unset: the default pool.
+- `core.max_map_length` (default 1024): beyond this many accounts, each mapped task
+  processes a batch of accounts; nothing to change.
+- An Airflow SMTP connection, only when the Variable sets `"email_transport": "smtp"` (the
+  default, `ses`, needs none).
 
-## Airflow pool and Variable
+## Airflow Variable
 
-- Pool `aws_iam` (Admin > Pools): how many accounts are processed at once, e.g. 4 slots.
 - Variable `iam_access_key_rotation` (Admin > Variables), JSON; the run is dry until it sets
   `"dry_run": false`. For example:
 

@@ -107,3 +107,9 @@ def register_secret(value: Any) -> None:
     """Tell Airflow's log masker about a secret the moment it exists."""
     if value:
         mask_secret(value)
+
+
+# Airflow's configuration: the same import on Airflow 2 and 3.
+from airflow.configuration import conf  # noqa: E402
+
+__all__ += ["conf"]

@@ -18,7 +18,13 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from keyrotation.aws.inventory import list_organization_accounts
 from keyrotation.aws.sessions import AccountAccessError
-from keyrotation.compat import AirflowException, AirflowFailException, Context, read_variable
+from keyrotation.compat import (
+    AirflowException,
+    AirflowFailException,
+    Context,
+    conf,
+    read_variable,
+)
 from keyrotation.console_links import iam_users_console_url
 from keyrotation.hooks import KeyRotationHook
 from keyrotation.notification import build_transport, load_template_source, send_notifications
@@ -26,8 +32,10 @@ from keyrotation.results import (
     Account,
     ActionRecord,
     Outcome,
+    accounts_of,
     failed_records,
     format_summary_table,
+    mapped_items,
 )
 from keyrotation.rotation import rotate_account
 from keyrotation.run_options import RunConfError, RunOptions, evaluation_time
@@ -35,14 +43,54 @@ from keyrotation.settings import VARIABLE_NAME, RotationSettings, SettingsError,
 
 __all__ = [
     "ACCOUNT_ERROR_KEY",
+    "CONFIG_SECTION",
     "IamUsersConsoleLink",
     "ListAccountsOperator",
     "RotateAccountKeysOperator",
     "SendNotificationsOperator",
+    "rotation_scheduling",
 ]
 
 #: XCom key under which a rotation task records why its account failed.
 ACCOUNT_ERROR_KEY = "account_error"
+#: The Airflow configuration section of the options the DAG reads when parsed: they
+#: shape tasks, so they cannot wait for the settings Variable that tasks read.
+CONFIG_SECTION = "iam_access_key_rotation"
+DEFAULT_CONCURRENT_ACCOUNTS = 4
+
+
+def rotation_scheduling() -> dict[str, Any]:
+    """How the mapped rotation task is scheduled: at most ``max_concurrent_accounts``
+    accounts of a run at once, and in ``pool`` only when the configuration names one, so
+    that nothing needs to be created first."""
+    options: dict[str, Any] = {
+        "max_active_tis_per_dagrun": conf.getint(
+            CONFIG_SECTION, "max_concurrent_accounts", fallback=DEFAULT_CONCURRENT_ACCOUNTS
+        )
+    }
+    if options["max_active_tis_per_dagrun"] < 1:
+        raise ValueError(
+            f"[{CONFIG_SECTION}] max_concurrent_accounts must be at least 1, "
+            f"got {options['max_active_tis_per_dagrun']}"
+        )
+    pool = rotation_pool()
+    if pool:
+        options["pool"] = pool
+    return options
+
+
+def rotation_pool() -> str:
+    return (conf.get(CONFIG_SECTION, "pool", fallback="") or "").strip()
+
+
+def pool_exists(name: str) -> bool | None:
+    """Whether the pool exists; None when this process may not read the metadata database."""
+    try:
+        from airflow.models.pool import Pool
+
+        return Pool.get_pool(name) is not None
+    except Exception:
+        return None
 
 
 class IamUsersConsoleLink(BaseAwsLink):
@@ -107,8 +155,9 @@ class ListAccountsOperator(_KeyRotationOperator):
 
     template_fields: Sequence[str] = aws_template_fields("settings_variable")
 
-    def execute(self, context: Context) -> list[dict[str, str]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         settings, options = self.load_run(context)
+        self._check_pool()
         accounts = list_organization_accounts(self.hook.sessions, settings)
         accounts = _limit_to(accounts, options.accounts)
         self.log.info(
@@ -118,7 +167,41 @@ class ListAccountsOperator(_KeyRotationOperator):
             len(accounts),
             "\n".join(f"  {a.id}  {a.name}  <{a.email}>" for a in accounts) or "  (none)",
         )
-        return [account.to_dict() for account in accounts]
+        limit = max_map_length()
+        items = mapped_items(accounts, limit)
+        if len(items) < len(accounts):
+            self.log.info(
+                "%d accounts exceed core.max_map_length (%d): %d batches of up to %d accounts",
+                len(accounts),
+                limit,
+                len(items),
+                len(items[0]["accounts"]),
+            )
+        return items
+
+    def _check_pool(self) -> None:
+        """A task in a pool that does not exist is never scheduled, silently: say so here."""
+        pool = rotation_pool()
+        if not pool:
+            return
+        exists = pool_exists(pool)
+        create = (
+            f'airflow pools set {pool} {DEFAULT_CONCURRENT_ACCOUNTS} "IAM key rotation: '
+            f'concurrent accounts"'
+        )
+        if exists is False:
+            raise AirflowFailException(
+                f"the pool {pool!r} named by [{CONFIG_SECTION}] pool does not exist, so no "
+                f"account would ever be rotated. Create it with: {create} (or remove the "
+                f"option to use the default pool)"
+            )
+        if exists is None:
+            self.log.warning("Cannot check that the pool %r exists; if not: %s", pool, create)
+
+
+def max_map_length() -> int:
+    """How many instances Airflow maps a task into at most (``core.max_map_length``)."""
+    return conf.getint("core", "max_map_length", fallback=1024)
 
 
 def is_backfill(context: Context) -> bool:
@@ -169,57 +252,70 @@ class RotateAccountKeysOperator(_KeyRotationOperator):
         self.account = account
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        account = Account.from_dict(self.account)
-        context["account_label"] = f"{account.id} {account.name}"  # type: ignore[typeddict-unknown-key]
+        accounts = accounts_of(self.account)
+        batch = "accounts" in self.account
+        label = self.account["label"] if batch else f"{accounts[0].id} {accounts[0].name}"
+        context["account_label"] = label  # type: ignore[typeddict-unknown-key]
         settings, options = self.load_run(context)
         sessions = self.hook.sessions
-        IamUsersConsoleLink.persist(
-            context=context,
-            operator=self,
-            region_name=sessions.region_name,
-            aws_partition=sessions.partition,
-            account_id=account.id,
-            account_name=account.name,
-            role_name=settings.member_role_name,
-            sso_start_url=settings.sso_start_url,
-            sso_permission_set=settings.sso_permission_set,
-        )
-        try:
-            report = rotate_account(
-                account,
-                sessions=sessions,
-                settings=settings,
-                now=self.evaluation_time(context),
-                dry_run=self.is_dry_run(options),
-                force_rotate=options.force_rotate,
+        if not batch:
+            IamUsersConsoleLink.persist(
+                context=context,
+                operator=self,
+                region_name=sessions.region_name,
+                aws_partition=sessions.partition,
+                account_id=accounts[0].id,
+                account_name=accounts[0].name,
+                role_name=settings.member_role_name,
+                sso_start_url=settings.sso_start_url,
+                sso_permission_set=settings.sso_permission_set,
             )
-        except AccountAccessError as error:
-            self._record_account_error(context, account, str(error))
-            if error.denied:
-                # Retrying cannot deploy a role: fail now, so the admin summary goes out
-                # without waiting out the retries; clear the task once the role is there.
-                raise AirflowFailException(str(error)) from None
-            raise
-        except Exception as error:
-            self._record_account_error(context, account, str(error))
-            raise
-        records = [record.to_dict() for record in report.records]
-        self.log.info(
-            "Summary for %s (%s):\n%s",
-            account.id,
-            account.name,
-            format_summary_table(report.records),
-        )
-        if report.failed:
-            failed = failed_records(report.records)
-            message = f"{len(failed)} of {len(records)} action(s) failed: " + "; ".join(
-                f"{r.user_name} {r.action} {r.access_key_id}: {r.error}" for r in failed
+        records: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for account in accounts:
+            try:
+                report = rotate_account(
+                    account,
+                    sessions=sessions,
+                    settings=settings,
+                    now=self.evaluation_time(context),
+                    dry_run=self.is_dry_run(options),
+                    force_rotate=options.force_rotate,
+                )
+            except Exception as error:
+                if not batch:
+                    self._record_account_error(context, account, str(error))
+                    if isinstance(error, AccountAccessError) and error.denied:
+                        # Retrying cannot deploy a role: fail now, so the admin summary goes
+                        # out without waiting out the retries; clear the task once the role
+                        # is there.
+                        raise AirflowFailException(str(error)) from None
+                    raise
+                # One account's failure does not stop the rest of its batch.
+                self.log.exception("Account %s (%s) failed", account.id, account.name)
+                errors.append({"account_id": account.id, "error": str(error)})
+                continue
+            records += [record.to_dict() for record in report.records]
+            self.log.info(
+                "Summary for %s (%s):\n%s",
+                account.id,
+                account.name,
+                format_summary_table(report.records),
             )
+            if report.failed:
+                failed = failed_records(report.records)
+                message = f"{len(failed)} of {len(report.records)} action(s) failed: " + "; ".join(
+                    f"{r.user_name} {r.action} {r.access_key_id}: {r.error}" for r in failed
+                )
+                errors.append({"account_id": account.id, "error": message})
+        if errors:
             # A failed task returns nothing, so the records go to XCom explicitly for
             # the notification task, which runs whatever happened here.
             context["ti"].xcom_push(key="return_value", value=records)
-            self._record_account_error(context, account, message)
-            raise AirflowException(f"Account {account.id}: {message}")
+            context["ti"].xcom_push(key=ACCOUNT_ERROR_KEY, value=errors if batch else errors[0])
+            raise AirflowException(
+                "; ".join(f"Account {e['account_id']}: {e['error']}" for e in errors)
+            )
         return records
 
     @staticmethod
@@ -294,20 +390,24 @@ class SendNotificationsOperator(_KeyRotationOperator):
             raise AirflowException(
                 f"task {self.accounts_task_id!r} produced no account list; nothing to notify"
             )
-        accounts = [Account.from_dict(a) for a in listed]
+        accounts: list[Account] = []
         records: list[ActionRecord] = []
         failures: dict[str, str] = {}
-        # One pull per map index reads the same on Airflow 2 and 3.
-        for index, account in enumerate(accounts):
+        # One pull per map index reads the same on Airflow 2 and 3. An item is one
+        # account, or a batch of them when the accounts exceed core.max_map_length.
+        for index, item in enumerate(listed):
+            mapped = accounts_of(item)
+            accounts += mapped
             result = ti.xcom_pull(task_ids=self.rotation_task_id, map_indexes=index)
             error = ti.xcom_pull(
                 task_ids=self.rotation_task_id, key=ACCOUNT_ERROR_KEY, map_indexes=index
             )
-            records += [ActionRecord.from_dict(item) for item in result or []]
-            if error:
-                failures[account.id] = error["error"]
-            elif result is None:
-                failures[account.id] = "the rotation task did not report a result"
+            records += [ActionRecord.from_dict(record) for record in result or []]
+            for failure in error if isinstance(error, list) else [error] if error else []:
+                failures[failure["account_id"]] = failure["error"]
+            if result is None and not error:
+                for account in mapped:
+                    failures[account.id] = "the rotation task did not report a result"
         return accounts, records, failures
 
     def _ses_hook(self, settings: RotationSettings) -> SesHook | None:

@@ -17,8 +17,10 @@ __all__ = [
     "ActionRecord",
     "Notice",
     "Outcome",
+    "accounts_of",
     "failed_records",
     "format_summary_table",
+    "mapped_items",
 ]
 
 
@@ -152,3 +154,30 @@ def _summary_reason(record: ActionRecord) -> str:
     if record.action == Notice.REPAIR_REPLICA.value:
         return f"replica in {record.secret_region}"
     return record.reason
+
+
+def mapped_items(accounts: list[Account], limit: int) -> list[dict[str, Any]]:
+    """What ``list_accounts`` returns to map over: one item per account while they are at
+    most ``limit`` (Airflow's ``core.max_map_length``), else at most ``limit`` batches of
+    consecutive accounts, each named by its range."""
+    if len(accounts) <= limit:
+        return [account.to_dict() for account in accounts]
+    size = -(-len(accounts) // limit)  # ceiling
+    batches = []
+    for start in range(0, len(accounts), size):
+        chunk = accounts[start : start + size]
+        batches.append(
+            {
+                "label": f"{chunk[0].id}..{chunk[-1].id} ({len(chunk)} account"
+                + ("s)" if len(chunk) > 1 else ")"),
+                "accounts": [account.to_dict() for account in chunk],
+            }
+        )
+    return batches
+
+
+def accounts_of(item: Mapping[str, Any]) -> list[Account]:
+    """The accounts of one mapped item, whichever shape ``mapped_items`` gave it."""
+    if "accounts" in item:
+        return [Account.from_dict(account) for account in item["accounts"]]
+    return [Account.from_dict(item)]

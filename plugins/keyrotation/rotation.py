@@ -18,8 +18,15 @@ from botocore.exceptions import ClientError
 
 from keyrotation.aws.key_actions import InterruptedRotation, KeyActions, describe_error
 from keyrotation.aws.orphaned_secrets import orphaned_secrets
-from keyrotation.aws.scan import AccountScan, ScanError, ScannedUser, read_owner, scan_account
-from keyrotation.aws.secret_store import OwnSecret, SecretStore
+from keyrotation.aws.scan import (
+    AccountScan,
+    ScanError,
+    ScannedUser,
+    Triage,
+    read_owner,
+    scan_account,
+)
+from keyrotation.aws.secret_store import OwnSecret, PendingRotation, SecretStore
 from keyrotation.aws.sessions import AccountSessions, error_code
 from keyrotation.exemptions import (
     AccountExemptions,
@@ -68,10 +75,20 @@ def rotate_account(
     forced = forced_users(force_rotate, account.id)
     member = sessions.assume_role(account.id, settings.member_role_name, purpose="rotation")
     iam = sessions.client("iam", member)
+    store = _secret_store(account, sessions, settings, member)
+    actions = KeyActions(iam, store)
+    pending = _pending_rotations(account, store)
     scan = scan_account(
         iam,
         account_id=account.id,
         exemption_group=settings.exemption_group,
+        mode=settings.scan_mode,
+        triage=Triage(
+            now=now,
+            policy=settings.policy,
+            forced=forced,
+            always=frozenset(p.user_name for p in pending),
+        ),
         read_tags=bool(settings.exempt_tag or settings.owner_tag),
     )
     exemptions = resolve_exemptions(
@@ -82,23 +99,23 @@ def rotate_account(
         now=now,
         max_days=settings.max_exemption_days,
     )
-    store = _secret_store(account, sessions, settings, member)
-    actions = KeyActions(iam, store)
     mode = "dry run" if dry_run else "enforce"
     logger.info(
-        "Account %s (%s), %s: %d user(s) scanned, %d exempt",
+        "Account %s (%s), %s: %d user(s) scanned (%s), %d exempt%s",
         account.id,
         account.name,
         mode,
-        len(scan.users) + len(scan.exempt),
+        len(scan.users) + len(scan.exempt) + scan.not_due,
+        scan.mode.value,
         len(scan.exempt),
+        f", {scan.not_due} with nothing due per the credential report" if scan.not_due else "",
     )
     if scan.exempt:
         logger.info("exempt (members of %s): %s", settings.exemption_group, ", ".join(scan.exempt))
     for problem in exemptions.problems:
         logger.warning("%s", problem.message)
 
-    users, blocked = _recover_interrupted(scan, actions, dry_run=dry_run)
+    users, blocked = _recover_interrupted(scan, actions, pending, dry_run=dry_run)
     plans = plan_users(
         users,
         now=now,
@@ -447,8 +464,22 @@ class _UserRun:
         )
 
 
+def _pending_rotations(account: Account, store: SecretStore) -> list[PendingRotation]:
+    try:
+        return store.pending_rotations()
+    except ClientError as error:
+        raise ScanError(
+            f"Reading the unfinished rotations of account {account.id} failed in "
+            f"{error.operation_name}: {error_code(error)}"
+        ) from None
+
+
 def _recover_interrupted(
-    scan: AccountScan, actions: KeyActions, *, dry_run: bool
+    scan: AccountScan,
+    actions: KeyActions,
+    pending: list[PendingRotation],
+    *,
+    dry_run: bool,
 ) -> tuple[list[ScannedUser], dict[str, str]]:
     """Delete the undelivered keys of interrupted rotations, then plan without them.
 
@@ -457,7 +488,7 @@ def _recover_interrupted(
     """
     users = {user.name: user for user in scan.users}
     try:
-        interrupted = actions.find_interrupted(users)
+        interrupted = actions.find_interrupted(users, pending)
     except ClientError as error:
         raise ScanError(
             f"Reading the unfinished rotations of account {scan.account_id} failed in "
@@ -526,15 +557,14 @@ def _secret_store(
 def _owner(iam: BaseClient, user: ScannedUser, owner_tag: str) -> str | None:
     if not owner_tag:
         return None
-    if user.tags is not None:
+    if user.tags is not None:  # the scan read the tags already
         return user.tag(owner_tag) or None
-    user_name = user.name
     try:
-        return read_owner(iam, user_name, owner_tag)
+        return read_owner(iam, user.name, owner_tag)
     except ClientError as error:
         # Only the owner's own notice is lost; the account's email still reports.
         logger.warning(
-            "%s: cannot read the %s tag: %s", user_name, owner_tag, describe_error(error)
+            "%s: cannot read the %s tag: %s", user.name, owner_tag, describe_error(error)
         )
         return None
 

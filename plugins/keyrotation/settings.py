@@ -28,6 +28,7 @@ _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _START_URL = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?$")
 _TRANSPORTS = ("ses", "smtp")
+_SCAN_MODES = ("auto", "credential_report", "per_user")
 
 
 class SettingsError(ValueError):
@@ -68,6 +69,9 @@ class RotationSettings:
     smtp_conn_id: str = "smtp_default"
     sso_start_url: str = ""
     sso_permission_set: str = ""
+    #: auto (credential report, per-user scan when it cannot be had), credential_report
+    #: or per_user.
+    scan_mode: str = "auto"
     policy: PolicySettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -159,6 +163,10 @@ class RotationSettings:
             raise SettingsError(
                 f"email_transport must be one of {', '.join(_TRANSPORTS)}, "
                 f"got {self.email_transport!r}"
+            )
+        if self.scan_mode not in _SCAN_MODES:
+            raise SettingsError(
+                f"scan_mode must be one of {', '.join(_SCAN_MODES)}, got {self.scan_mode!r}"
             )
         if not self.aws_conn_id:
             raise SettingsError("aws_conn_id must not be empty")

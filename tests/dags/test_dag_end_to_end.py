@@ -348,3 +348,32 @@ def test_no_secret_in_logs_xcoms_or_emails(moto_organization, run_dag, capfd, ca
     for secret in secrets:
         for where, text in haystacks.items():
             assert secret not in text, f"a secret access key leaked into {where}"
+
+
+def test_accounts_beyond_max_map_length_run_in_batches(moto_organization, run_dag, monkeypatch):
+    from moto.iam.models import iam_backends
+
+    org = moto_organization
+    data, payments = org.accounts["data-prod"], org.accounts["payments-prod"]
+    iam_backends[data]["global"].delete_role(MEMBER_ROLE_NAME)
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "2")
+
+    result = run_dag()
+
+    listed = result.xcoms[("list_accounts", -1, "return_value")]
+    assert len(listed) == 2  # four active accounts, two batches of two
+    assert all(item["label"].endswith("(2 accounts)") for item in listed)
+    assert {a["id"] for item in listed for a in item["accounts"]} >= {data, payments}
+    assert [t for t in result.task_states if t.startswith("rotate_account_keys")] == [
+        "rotate_account_keys[0]",
+        "rotate_account_keys[1]",
+    ]
+    # The denied account fails its batch, after the rest of the batch was done.
+    assert result.state == "failed"
+    (alice,) = result.record("alice")
+    assert alice["outcome"] == "done"
+    assert [r["action"] for r in result.record("erin")] == ["ROTATE_AND_DELETE"]
+    admin = [m for m in result.emails if str(m["To"]) == SENDER_EMAIL]
+    assert data in _body(admin[0])
+    assert payments not in _body(admin[0])
+    assert "payments-prod@example.com" in {str(m["To"]) for m in result.emails}

@@ -43,7 +43,7 @@ def test_tasks_and_flow(dag):
     assert notify.trigger_rule == TriggerRule.ALL_DONE
 
 
-def test_mapped_task_retries_with_backoff_in_the_pool(dag):
+def test_mapped_task_retries_with_backoff_and_bounded_concurrency(dag):
     rotate = dag.get_task("rotate_account_keys")
     partial = rotate.partial_kwargs
     assert partial["retries"] >= 1
@@ -52,7 +52,9 @@ def test_mapped_task_retries_with_backoff_in_the_pool(dag):
         or partial["retry_exponential_backoff"]
     )
     assert partial["max_retry_delay"] <= timedelta(hours=1)
-    assert partial["pool"] == "aws_iam"
+    # Nothing to create first: the default pool, 4 accounts of a run at once.
+    assert "pool" not in partial or partial["pool"] in (None, "default_pool")
+    assert partial["max_active_tis_per_dagrun"] == 4
     assert rotate.map_index_template == "{{ account_label }}"
     assert IamUsersConsoleLink().name in {link.name for link in rotate.operator_extra_links}
 
@@ -92,3 +94,36 @@ def test_params_validate(dag, conf, valid):
 def test_param_defaults(dag):
     resolved = {key: dag.params[key] for key in ("dry_run", "force_rotate", "accounts")}
     assert resolved == {"dry_run": False, "force_rotate": [], "accounts": []}
+
+
+def test_scheduling_options_come_from_the_configuration(monkeypatch):
+    from keyrotation.operators import rotation_scheduling
+
+    monkeypatch.setenv("AIRFLOW__IAM_ACCESS_KEY_ROTATION__MAX_CONCURRENT_ACCOUNTS", "2")
+    monkeypatch.setenv("AIRFLOW__IAM_ACCESS_KEY_ROTATION__POOL", "iam_rotation")
+    assert rotation_scheduling() == {"max_active_tis_per_dagrun": 2, "pool": "iam_rotation"}
+    monkeypatch.setenv("AIRFLOW__IAM_ACCESS_KEY_ROTATION__MAX_CONCURRENT_ACCOUNTS", "0")
+    with pytest.raises(ValueError, match="max_concurrent_accounts must be at least 1"):
+        rotation_scheduling()
+
+
+def test_a_named_pool_that_does_not_exist_fails_listing_with_how_to_create_it(dag, monkeypatch):
+    from airflow.models.pool import Pool
+
+    from keyrotation.compat import AirflowFailException
+
+    monkeypatch.setenv("AIRFLOW__IAM_ACCESS_KEY_ROTATION__POOL", "iam_rotation_missing")
+    operator = ListAccountsOperator(task_id="list_accounts_check")
+    with pytest.raises(AirflowFailException) as failure:
+        operator._check_pool()
+    assert (
+        'airflow pools set iam_rotation_missing 4 "IAM key rotation: concurrent accounts"'
+        in str(failure.value)
+    )
+    Pool.create_or_update_pool(
+        "iam_rotation_missing", slots=4, description="IAM key rotation", include_deferred=False
+    )
+    try:
+        operator._check_pool()  # exists now: no error
+    finally:
+        Pool.delete_pool("iam_rotation_missing")

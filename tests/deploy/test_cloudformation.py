@@ -134,6 +134,16 @@ class TestMemberRole:
         exemption = statement(statements_of(self.role), "ReadExemptionGroup")
         assert actions_of(exemption) == {"iam:GetGroup"}
 
+    def test_grants_the_calls_of_the_triaged_scan(self) -> None:
+        granted = statement(statements_of(self.role), "ReadCredentialReportAndUsers")
+        # These actions support no resource-level permission.
+        assert actions_of(granted) == {
+            "iam:GenerateCredentialReport",
+            "iam:GetCredentialReport",
+            "iam:GetAccountAuthorizationDetails",
+        }
+        assert granted["Resource"] == "*"
+
     def test_nothing_beyond_the_listed_actions_is_granted(self) -> None:
         granted = set().union(*(actions_of(s) for s in statements_of(self.role)))
         assert not any("*" in action for action in granted)

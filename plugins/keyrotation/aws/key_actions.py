@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -157,10 +157,19 @@ class KeyActions:
         self._clear_pending(location)
         return RotationResult(new_access_key_id=new_key, secret=location)
 
-    def find_interrupted(self, users: Mapping[str, ScannedUser]) -> list[InterruptedRotation]:
-        """The unfinished rotations of the scanned ``users``. Reads only."""
+    def find_interrupted(
+        self,
+        users: Mapping[str, ScannedUser],
+        pending_rotations: Iterable[PendingRotation] | None = None,
+    ) -> list[InterruptedRotation]:
+        """The unfinished rotations of the scanned ``users``. Reads only.
+
+        ``pending_rotations``: the store's, when already read.
+        """
         found = []
-        for pending in self._store.pending_rotations():
+        if pending_rotations is None:
+            pending_rotations = self._store.pending_rotations()
+        for pending in pending_rotations:
             user = users.get(pending.user_name)
             if user is None:
                 logger.info(

@@ -1,29 +1,49 @@
 """Read an account's IAM users and their access keys: the inputs of the key policy.
 
-The scan makes the fewest calls the policy needs: pages of 1,000 users, one
-ListAccessKeys and one ListUserTags per user (exemption and owner tags) and one
-GetAccessKeyLastUsed per key.
+Two scans give the same users to plan:
+
+* the per-user scan reads pages of 1,000 users, then ListAccessKeys and ListUserTags
+  (exemption and owner tags) per user and GetAccessKeyLastUsed per key;
+* the triaged scan reads the credential report and GetAccountAuthorizationDetails (users
+  with their groups and tags, 1,000 per page), lets the key policy pick from the report
+  the users that may need an action or a warning, and reads only those users' keys live.
+  Users the report shows nothing due for are left out of the scan. Its calls grow with
+  what is due, not with the number of users.
+
+``scan_mode`` ``auto`` uses the triaged scan and falls back to the per-user one, with a
+log line saying why, when the report cannot be had.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from keyrotation.aws.credential_report import (
+    CredentialReport,
+    ReportUnavailable,
+    fetch_credential_report,
+    report_flags,
+)
 from keyrotation.aws.sessions import error_code
+from keyrotation.policy import PolicySettings
 
 __all__ = [
+    "TRIAGE_SLACK",
     "AccountScan",
     "ScanError",
+    "ScanMode",
     "ScannedKey",
     "ScannedUser",
+    "Triage",
     "read_owner",
     "scan_account",
 ]
@@ -35,6 +55,17 @@ PAGE_SIZE = 1000
 #: boto3 clients are thread-safe; IAM latency, not CPU, bounds a scan.
 DEFAULT_WORKERS = 4
 _GONE = "NoSuchEntity"
+#: Added to the report's age in the triage: the run's own length and clock skews.
+TRIAGE_SLACK = timedelta(hours=1)
+#: A user tag in the pipeline's namespace (an exemption, say) always earns a live look,
+#: whatever rule reads it.
+PIPELINE_TAG_PREFIX = "iam-key-rotation:"
+
+
+class ScanMode(enum.StrEnum):
+    AUTO = "auto"
+    CREDENTIAL_REPORT = "credential_report"
+    PER_USER = "per_user"
 
 
 class ScanError(RuntimeError):
@@ -94,6 +125,24 @@ class AccountScan:
     account_id: str
     users: tuple[ScannedUser, ...]  # not exempt, by name
     exempt: tuple[str, ...]  # members of the exemption group, by name
+    #: Users the credential report showed nothing due for, not read live.
+    not_due: int = 0
+    mode: ScanMode = ScanMode.PER_USER
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What the triaged scan needs to choose, from the report, whom to read live."""
+
+    now: datetime
+    policy: PolicySettings
+    forced: Collection[str] = frozenset()
+    #: Users read live whatever the report says (an unfinished rotation, say).
+    always: Collection[str] = frozenset()
+    #: Tag keys (case-insensitive) that earn a live look, besides the pipeline's own.
+    tags: Collection[str] = ()
+    #: The wall clock, against which the report's age is measured.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
 
 
 def scan_account(
@@ -103,6 +152,47 @@ def scan_account(
     exemption_group: str,
     max_workers: int = DEFAULT_WORKERS,
     read_tags: bool = True,
+    mode: ScanMode | str = ScanMode.PER_USER,
+    triage: Triage | None = None,
+) -> AccountScan:
+    """The account's users minus the exemption group's members, with their keys.
+
+    ``mode`` picks the scan; the triaged ones need ``triage``.
+    """
+    mode = ScanMode(mode)
+    if mode is not ScanMode.PER_USER:
+        if triage is None:
+            raise ValueError(f"scan mode {mode} needs a triage")
+        try:
+            return _scan_triaged(
+                iam,
+                account_id=account_id,
+                exemption_group=exemption_group,
+                max_workers=max_workers,
+                triage=triage,
+            )
+        except ReportUnavailable as error:
+            if mode is ScanMode.CREDENTIAL_REPORT:
+                raise ScanError(
+                    f"Account {account_id}: the credential report cannot be had ({error}) "
+                    f"and scan_mode is credential_report"
+                ) from None
+            logger.warning(
+                "Account %s: credential report unavailable (%s): scanning every user",
+                account_id,
+                error,
+            )
+    return _scan_per_user(
+        iam,
+        account_id=account_id,
+        exemption_group=exemption_group,
+        max_workers=max_workers,
+        read_tags=read_tags,
+    )
+
+
+def _scan_per_user(
+    iam: BaseClient, *, account_id: str, exemption_group: str, max_workers: int, read_tags: bool
 ) -> AccountScan:
     """Every user of the account minus the exemption group's members, with their keys.
 
@@ -116,11 +206,106 @@ def scan_account(
     # map() keeps the users' order and re-raises the first failure.
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         try:
-            scanned = list(pool.map(lambda user: _scan_user(iam, user, read_tags), listed))
+            scanned = list(
+                pool.map(lambda user: _scan_user(iam, user, read_tags=read_tags), listed)
+            )
         except ClientError as error:
             raise _scan_error(account_id, error) from None
     users = tuple(sorted((u for u in scanned if u is not None), key=lambda u: u.name))
     return AccountScan(account_id=account_id, users=users, exempt=tuple(sorted(exempt)))
+
+
+def _scan_triaged(
+    iam: BaseClient,
+    *,
+    account_id: str,
+    exemption_group: str,
+    max_workers: int,
+    triage: Triage,
+) -> AccountScan:
+    report = fetch_credential_report(iam, clock=triage.clock)
+    try:
+        details = list(
+            _paginate(iam, "get_account_authorization_details", "UserDetailList", Filter=["User"])
+        )
+    except ClientError as error:
+        if error_code(error) in ("AccessDenied", "AccessDeniedException"):
+            # A member role deployed before the triaged scan existed lacks the permission.
+            raise ReportUnavailable(
+                f"GetAccountAuthorizationDetails: {error_code(error)}"
+            ) from None
+        raise _scan_error(account_id, error) from None
+    exempt: set[str] = set()
+    chosen: list[tuple[Mapping[str, Any], dict[str, str]]] = []
+    margin = report.age + TRIAGE_SLACK
+    for user in details:
+        name = user["UserName"]
+        if exemption_group and exemption_group in user.get("GroupList", ()):
+            exempt.add(name)
+            continue
+        tags = {tag["Key"]: tag.get("Value", "") for tag in user.get("Tags", [])}
+        why = _live_look(user, tags, report, margin, triage)
+        if why:
+            logger.debug("%s: live look: %s", name, why)
+            chosen.append((user, tags))
+    logger.info(
+        "Account %s: credential report of %s (age %s): %d of %d user(s) may need an action "
+        "or a warning within %s beyond the warning window; reading their keys",
+        account_id,
+        report.generated.isoformat(),
+        _short(report.age),
+        len(chosen),
+        len(details) - len(exempt),
+        _short(margin),
+    )
+    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        try:
+            scanned = list(pool.map(lambda pair: _scan_user(iam, pair[0], pair[1]), chosen))
+        except ClientError as error:
+            raise _scan_error(account_id, error) from None
+    users = tuple(sorted((u for u in scanned if u is not None), key=lambda u: u.name))
+    return AccountScan(
+        account_id=account_id,
+        users=users,
+        exempt=tuple(sorted(exempt)),
+        not_due=len(details) - len(exempt) - len(chosen),
+        mode=ScanMode.CREDENTIAL_REPORT,
+    )
+
+
+def _live_look(
+    user: Mapping[str, Any],
+    tags: Mapping[str, str],
+    report: CredentialReport,
+    margin: timedelta,
+    triage: Triage,
+) -> str:
+    """Why the user's keys must be read live; "" when the report shows nothing due."""
+    name = user["UserName"]
+    if name in triage.always:
+        return "an unfinished rotation"
+    if name in triage.forced:
+        return "forced rotation"
+    wanted = {tag.lower() for tag in triage.tags if tag}
+    for key in tags:
+        if key.lower().startswith(PIPELINE_TAG_PREFIX) or key.lower() in wanted:
+            return f"tag {key}"
+    row = report.rows.get(name)
+    if row is None:
+        return "not in the credential report (newer than the report)"
+    created = user.get("CreateDate")
+    if (
+        row.arn != user.get("Arn")
+        or row.created is None
+        or created is None
+        or abs(_utc(created) - row.created) >= timedelta(seconds=1)
+    ):
+        return "the credential report describes an earlier user of this name"
+    return report_flags(row, now=triage.now, margin=margin, policy=triage.policy)
+
+
+def _short(duration: timedelta) -> str:
+    return str(duration - timedelta(microseconds=duration.microseconds))
 
 
 def read_owner(iam: BaseClient, user_name: str, owner_tag: str) -> str | None:
@@ -142,7 +327,15 @@ def _group_members(iam: BaseClient, group: str) -> set[str]:
         return set()
 
 
-def _scan_user(iam: BaseClient, user: Mapping[str, Any], read_tags: bool) -> ScannedUser | None:
+def _scan_user(
+    iam: BaseClient,
+    user: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+    *,
+    read_tags: bool = False,
+) -> ScannedUser | None:
+    """One user's keys, live. ``tags``: the user's tags as the triaged scan read them;
+    else, with ``read_tags``, they are read here (ListUserTags)."""
     name = user["UserName"]
     try:
         listed = list(_paginate(iam, "list_access_keys", "AccessKeyMetadata", UserName=name))
@@ -167,15 +360,14 @@ def _scan_user(iam: BaseClient, user: Mapping[str, Any], read_tags: bool) -> Sca
                 last_used=last_used,
             )
         )
-    if not read_tags:
-        return ScannedUser(name=name, arn=user["Arn"], keys=tuple(keys))
-    try:
-        tags = _user_tags(iam, name)
-    except ClientError as error:
-        if error_code(error) == _GONE:
-            logger.info("%s: deleted during the scan", name)
-            return None
-        raise
+    if tags is None and read_tags:
+        try:
+            tags = _user_tags(iam, name)
+        except ClientError as error:
+            if error_code(error) == _GONE:
+                logger.info("%s: deleted during the scan", name)
+                return None
+            raise
     return ScannedUser(name=name, arn=user["Arn"], keys=tuple(keys), tags=tags)
 
 
@@ -205,7 +397,8 @@ def _paginate(
     client: BaseClient, operation: str, result_key: str, **params: Any
 ) -> Iterator[dict[str, Any]]:
     paginator = client.get_paginator(operation)
-    config = {"PageSize": PAGE_SIZE} if operation in ("list_users", "get_group") else {}
+    paged = ("list_users", "get_group", "get_account_authorization_details")
+    config = {"PageSize": PAGE_SIZE} if operation in paged else {}
     for page in paginator.paginate(**params, PaginationConfig=config):
         yield from page.get(result_key, [])
 

@@ -8,7 +8,7 @@ from botocore.stub import Stubber
 
 from deploy.demo.organization import MANAGEMENT_ACCOUNT_ID, DemoAccount
 from keyrotation.aws.inventory import InventoryError, is_active, list_organization_accounts
-from keyrotation.results import Account
+from keyrotation.results import Account, accounts_of, mapped_items
 from keyrotation.settings import RotationSettings
 
 ORG = (
@@ -284,3 +284,42 @@ def test_denied_account_tags_name_the_permission(sessions, stubbed_organizations
 
     with pytest.raises(InventoryError, match="organizations:ListTagsForResource"):
         list_organization_accounts(sessions, RotationSettings())
+
+
+def test_an_empty_page_with_a_next_token_is_not_the_end(sessions, stubbed_organizations):
+    stub = stubbed_organizations
+    stub.add_response("list_accounts", {"Accounts": [_account(1)], "NextToken": "p2"}, {})
+    stub.add_response("list_accounts", {"Accounts": [], "NextToken": "p3"}, {"NextToken": "p2"})
+    stub.add_response("list_accounts", {"Accounts": [_account(2)]}, {"NextToken": "p3"})
+
+    accounts = list_organization_accounts(sessions, RotationSettings())
+
+    assert [a.id for a in accounts] == [f"{n:012d}" for n in (1, 2)]
+
+
+@pytest.mark.parametrize(("count", "limit"), [(2500, 1024), (1024, 1024)])
+def test_an_organisation_beyond_max_map_length_is_mapped_in_batches(
+    sessions, stubbed_organizations, count, limit
+):
+    stub = stubbed_organizations
+    pages = [list(range(start, min(start + 20, count))) for start in range(0, count, 20)]
+    token = None
+    for index, page in enumerate(pages):
+        answer: dict = {"Accounts": [_account(n + 1) for n in page]}
+        if index + 1 < len(pages):
+            answer["NextToken"] = f"p{index + 1}"
+        stub.add_response("list_accounts", answer, {"NextToken": token} if token else {})
+        token = answer.get("NextToken")
+
+    accounts = list_organization_accounts(sessions, RotationSettings())
+    items = mapped_items(accounts, limit)
+
+    assert len(accounts) == count
+    assert len(items) <= limit
+    assert [a for item in items for a in accounts_of(item)] == accounts
+    if count <= limit:  # one task per account, as before
+        assert items == [account.to_dict() for account in accounts]
+    else:
+        assert items[0]["label"] == "000000000001..000000000003 (3 accounts)"
+        assert items[-1]["label"] == "000000002500..000000002500 (1 account)"
+        assert {len(item["accounts"]) for item in items} == {3, 1}

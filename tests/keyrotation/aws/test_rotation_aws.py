@@ -485,18 +485,26 @@ def test_a_dry_run_only_reads(member, rotate, sessions):
     assert not report.failed
 
 
-def test_user_decisions_are_logged_one_line_each(member, rotate, caplog):
+@pytest.mark.parametrize("scan_mode", ["auto", "per_user"])
+def test_user_decisions_are_logged_one_line_each(member, rotate, caplog, scan_mode):
     caplog.set_level(logging.INFO, logger="keyrotation.rotation")
     account = member(DemoUser("alice", (K(120, 1),)), DemoUser("bob", (K(12, 1),)))
 
-    (record,) = rotate(account).records
+    (record,) = rotate(account, RotationSettings(dry_run=False, scan_mode=scan_mode)).records
 
     lines = [r.getMessage() for r in caplog.records if r.name == "keyrotation.rotation"]
     assert (
         f"alice: {record.access_key_id} ROTATE (Active key has expired.) -> done, "
         f"new key {record.new_access_key_id} in secret Account_{account.id}_User_alice_AccessKey"
     ) in lines
-    assert "bob: no action (keys: Active 12 days old)" in lines
+    if scan_mode == "per_user":
+        assert "bob: no action (keys: Active 12 days old)" in lines
+    else:  # bob's keys are not read: the credential report shows nothing due
+        assert not any(line.startswith("bob:") for line in lines)
+        assert (
+            f"Account {account.id} (workload), enforce: 2 user(s) scanned (credential_report), "
+            f"0 exempt, 1 with nothing due per the credential report"
+        ) in lines
 
 
 def test_no_secret_access_key_in_logs_or_report(member, rotate, caplog):
