@@ -69,7 +69,7 @@ test-airflow-%:
 
 # Airflow's own processes on 127.0.0.1; the Celery stage needs PostgreSQL and Redis there.
 test-system: install
-	$(BIN)/python -m pytest tests/system -m system -p no:randomly
+	$(BIN)/python -m pytest tests/system -m system
 
 mwaa-package: install
 	$(BIN)/python -m deploy.mwaa.package $(if $(MWAA_VERSION),--mwaa-version $(MWAA_VERSION))

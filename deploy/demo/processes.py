@@ -83,9 +83,6 @@ class Component:
         """SIGKILL the component and everything it started, as when its host dies."""
         stop_all([self], grace=0, first_signal=signal.SIGKILL)
 
-    def descendant_pids(self) -> set[int]:
-        return {process.pid for process in _descendants(self)}
-
     def tail(self, lines: int = 60) -> str:
         if not self.log.exists():
             return "(no log)"

@@ -7,6 +7,7 @@ of a module fails, their tails are printed as the module's stack stops.
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,15 @@ from tests.system.organization import Organization, moto_server
 from tests.system.stack import DAG_ID, AirflowApi, AirflowStack, wait_for
 
 _FAILED_MODULES: set[str] = set()
+
+
+def pytest_configure(config) -> None:
+    # SIGTERM (a CI timeout, say) ends the session like Ctrl-C, so the fixtures still
+    # stop every Airflow process they started.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.hookimpl(wrapper=True)

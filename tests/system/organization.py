@@ -129,7 +129,7 @@ class Organization:
                     key=lambda v: v.get("createdate", 0),
                 )
                 stored[secret.name] = [
-                    json.loads(v["secret_string"])["AccessKeyId"] for v in versions
+                    json.loads(v["secret_string"]).get("AccessKeyId", "") for v in versions
                 ]
         return stored
 

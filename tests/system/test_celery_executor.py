@@ -49,6 +49,9 @@ def celery_airflow(
                 "AIRFLOW__CELERY__BROKER_URL": broker,
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url.replace("+psycopg2", ""),
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+                # A task a lost worker had taken from the broker but not started is sent
+                # again after this long (the default, 10 minutes, outlasts the test).
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
             },
             celery_workers=2,
         ) as stack:
@@ -98,7 +101,7 @@ def test_killed_worker_restarted_scheduler_and_a_second_run(celery_airflow, moto
         assert paused.reached.wait(timeout=240), api.task_states(first)
         assert api.dag_run(second)["state"] == "queued"  # max_active_runs=1
         ti = _rotation_ti(api, first, account)
-        killed = _workers_running(stack, ti["pid"])
+        killed = _workers_running(stack, ti["id"])
         for worker in killed:
             worker.kill()
         stack.restart("scheduler")
@@ -123,11 +126,11 @@ def _rotation_ti(api: AirflowApi, run_id: str, account_id: str) -> dict:
     )
 
 
-def _workers_running(stack: AirflowStack, pid: int | None) -> list[Component]:
-    """The Celery worker whose processes include the task's; every worker when the task
-    does not say its pid."""
+def _workers_running(stack: AirflowStack, ti_id: str) -> list[Component]:
+    """The Celery worker that logged executing the task instance; every worker when
+    none did."""
     workers = [c for n, c in stack.components.items() if n.startswith("celery-worker")]
-    holding = [w for w in workers if pid and pid in w.descendant_pids()]
+    holding = [w for w in workers if ti_id in w.log.read_text(errors="replace")]
     return holding or workers
 
 
