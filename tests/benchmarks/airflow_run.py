@@ -13,10 +13,12 @@ XCom, state updates), and the median wait from queued to running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -124,6 +126,8 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=10, help="users per account")
     parser.add_argument("--output", type=Path, default=REPO / "bench-output")
     args = parser.parse_args()
+    # Stopped from outside (timeout, Ctrl-C): still stop Airflow on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from moto.server import ThreadedMotoServer
 
@@ -177,8 +181,13 @@ def main() -> int:
             log = (output / "standalone.log").open("w")
             airflow = str(Path(sys.executable).with_name("airflow"))
             started = time.perf_counter()
+            # Its own process group: stopping it stops every Airflow process it started.
             standalone = subprocess.Popen(
-                [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT
+                [airflow, "standalone"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             api = Api(f"http://127.0.0.1:{api_port}")
             api.token = api.wait(
@@ -203,11 +212,11 @@ def main() -> int:
             instances = api.call("GET", f"{run_path}/taskInstances?limit=100000")["task_instances"]
     finally:
         if standalone is not None:
-            standalone.terminate()
-            try:
+            os.killpg(standalone.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 standalone.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                standalone.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(standalone.pid, signal.SIGKILL)
         server.stop()
 
     report(final, instances, ours, args)
