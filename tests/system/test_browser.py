@@ -1,8 +1,10 @@
 """The trigger form, the grid and a task log in a real browser (Debian's chromium driven
-by Playwright), against the LocalExecutor stack. Screenshots land in docs/."""
+by Playwright), against the LocalExecutor stack. Screenshots land in pytest's temporary
+folder, or in docs/ (the README's pictures) with UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,16 @@ pytestmark = pytest.mark.system
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = REPO / "docs"
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go: docs/ only when asked, so a test run leaves the tree clean."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        return DOCS
+    return tmp_path_factory.mktemp("screenshots")
+
+
 FIELDS = {
     "dry_run": "Dry run (audit mode)",
     "force_rotate": "Force rotation of users",
@@ -64,7 +76,7 @@ def page(airflow, tmp_path_factory):
             browser.close()
 
 
-def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page):
+def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page, screenshots):
     stack, api = airflow
     page.goto(f"{stack.api_url}/dags/{DAG_ID}")
     page.get_by_label("Username").fill(ADMIN_USER)
@@ -97,7 +109,7 @@ def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page)
     for account_id, name in organization.active_accounts.items():
         page.get_by_text(f"{account_id} {name}").first.wait_for()
     _settle(page)
-    page.screenshot(path=str(DOCS / "ui-mapped-tasks-by-account.png"))
+    page.screenshot(path=str(screenshots / "ui-mapped-tasks-by-account.png"))
 
     payments = organization.account_id("payments-prod")
     index = next(
@@ -108,7 +120,7 @@ def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page)
     page.goto(f"{mapped}/mapped/{index}")
     page.get_by_text("Summary for").first.wait_for()
     _settle(page)
-    page.screenshot(path=str(DOCS / "ui-task-log.png"))
+    page.screenshot(path=str(screenshots / "ui-task-log.png"))
 
     page.get_by_role("link", name="Details", exact=True).click()
     link = page.get_by_role("link", name="IAM users (AWS console)")
