@@ -37,6 +37,26 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(scope="module")
+def organization(moto_endpoint: str) -> Organization:
+    """The demo organisation, as each test module finds it."""
+    return Organization(moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def airflow(request, tmp_path_factory, organization) -> Iterator[tuple[AirflowStack, AirflowApi]]:
+    """Airflow with the LocalExecutor and SQLite, one per test module."""
+    home = tmp_path_factory.mktemp("airflow-local")
+    with running_stack(
+        request,
+        home,
+        executor="LocalExecutor",
+        database_url=f"sqlite:///{home}/airflow.db",
+        organization=organization,
+    ) as stack:
+        yield stack
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     with moto_server() as endpoint:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.system.conftest import running_stack
-from tests.system.organization import Organization
 from tests.system.scenarios import ROTATION_TASK
-from tests.system.stack import ADMIN_USER, DAG_ID, REPO, AirflowApi, AirflowStack, wait_for
+from tests.system.stack import ADMIN_USER, DAG_ID, REPO, AirflowApi, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -35,24 +32,6 @@ FIELDS = {
     "force_rotate": "Force rotation of users",
     "accounts": "Limit this run to accounts",
 }
-
-
-@pytest.fixture(scope="module")
-def organization(moto_endpoint: str) -> Organization:
-    return Organization(moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def airflow(request, tmp_path_factory, organization) -> Iterator[tuple[AirflowStack, AirflowApi]]:
-    home = tmp_path_factory.mktemp("airflow-browser")
-    with running_stack(
-        request,
-        home,
-        executor="LocalExecutor",
-        database_url=f"sqlite:///{home}/airflow.db",
-        organization=organization,
-    ) as stack:
-        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,6 @@ pytestmark = pytest.mark.system
 
 
 @pytest.fixture(scope="module")
-def organization(moto_endpoint: str) -> Organization:
-    return Organization(moto_endpoint)
-
-
-@pytest.fixture(scope="module")
 def celery_airflow(
     request, tmp_path_factory, organization
 ) -> Iterator[tuple[AirflowStack, AirflowApi]]:
