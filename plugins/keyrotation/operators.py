@@ -371,8 +371,8 @@ class SendNotificationsOperator(_KeyRotationOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         run = self.load_run(context)
         settings = run.settings
-        accounts, records, failures = self._collect_results(context)
-        evidence = self._write_evidence(context, run, accounts, failures)
+        accounts, records, failures, rows = self._collect_results(context)
+        evidence = self._write_evidence(context, run, accounts, failures, rows)
         if is_backfill(context):
             records = changes_made(records)
             self.log.info(
@@ -409,7 +409,9 @@ class SendNotificationsOperator(_KeyRotationOperator):
 
     def _collect_results(
         self, context: Context
-    ) -> tuple[list[Account], list[ActionRecord], dict[str, str]]:
+    ) -> tuple[list[Account], list[ActionRecord], dict[str, str], list[KeyRow]]:
+        """The listed accounts, and what each rotation task reported: action records,
+        failures by account id and the report's key rows."""
         ti = context["ti"]
         listed = ti.xcom_pull(task_ids=self.accounts_task_id)
         if listed is None:
@@ -419,6 +421,7 @@ class SendNotificationsOperator(_KeyRotationOperator):
         accounts: list[Account] = []
         records: list[ActionRecord] = []
         failures: dict[str, str] = {}
+        rows: list[KeyRow] = []
         # One pull per map index reads the same on Airflow 2 and 3. An item is one
         # account, or a batch of them when the accounts exceed core.max_map_length.
         for index, item in enumerate(listed):
@@ -429,12 +432,16 @@ class SendNotificationsOperator(_KeyRotationOperator):
                 task_ids=self.rotation_task_id, key=ACCOUNT_ERROR_KEY, map_indexes=index
             )
             records += [ActionRecord.from_dict(record) for record in result or []]
+            pulled = ti.xcom_pull(
+                task_ids=self.rotation_task_id, key=REPORT_ROWS_KEY, map_indexes=index
+            )
+            rows += [KeyRow.from_dict(row) for row in pulled or []]
             for failure in error if isinstance(error, list) else [error] if error else []:
                 failures[failure["account_id"]] = failure["error"]
             if result is None and not error:
                 for account in mapped:
                     failures[account.id] = "the rotation task did not report a result"
-        return accounts, records, failures
+        return accounts, records, failures, rows
 
     def _write_evidence(
         self,
@@ -442,15 +449,9 @@ class SendNotificationsOperator(_KeyRotationOperator):
         run: RunContext,
         accounts: list[Account],
         failures: dict[str, str],
+        rows: list[KeyRow],
     ) -> dict[str, Any]:
         """Write the run's evidence report: every key of the run's accounts."""
-        ti = context["ti"]
-        rows: list[KeyRow] = []
-        for index in range(len(ti.xcom_pull(task_ids=self.accounts_task_id) or [])):
-            pulled = ti.xcom_pull(
-                task_ids=self.rotation_task_id, key=REPORT_ROWS_KEY, map_indexes=index
-            )
-            rows += [KeyRow.from_dict(row) for row in pulled or []]
         dag_run = context["dag_run"]
         identity = RunIdentity(
             dag_id=dag_run.dag_id,
