@@ -27,6 +27,7 @@ import time
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -347,11 +348,18 @@ def _read_run(database: Path) -> tuple[list[dict], list[tuple[str, str]]]:
             "FROM task_instance WHERE dag_id = ? ORDER BY task_id, map_index",
             (DAG_ID,),
         ).fetchall()
-    records = [record for (value,) in rows for record in _json(value)]
+    from keyrotation.account_results import TaskOutput
+
+    records = [
+        record.to_dict()
+        for (value,) in rows
+        for result in TaskOutput.from_value(_json(value)).accounts
+        for record in result.records
+    ]
     return records, states
 
 
-def _json(value: str | bytes) -> list[dict]:
+def _json(value: str | bytes) -> Any:
     decoded = json.loads(value)
     return json.loads(decoded) if isinstance(decoded, str) else decoded
 

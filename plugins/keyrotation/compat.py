@@ -23,6 +23,7 @@ __all__ = [
     "AIRFLOW_V3",
     "AIRFLOW_VERSION",
     "DAG",
+    "HITL_AVAILABLE",
     "AirflowException",
     "AirflowFailException",
     "Context",
@@ -107,6 +108,15 @@ def register_secret(value: Any) -> None:
     """Tell Airflow's log masker about a secret the moment it exists."""
     if value:
         mask_secret(value)
+
+
+#: True where the standard provider's human-in-the-loop operators exist (Airflow 3.1+).
+HITL_AVAILABLE = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.1.0")
+if HITL_AVAILABLE:
+    from airflow.providers.standard.operators.branch import BaseBranchOperator
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    __all__ += ["ApprovalOperator", "BaseBranchOperator"]
 
 
 # Airflow's configuration: the same import on Airflow 2 and 3.

@@ -36,6 +36,7 @@ from keyrotation.policy import PolicySettings
 __all__ = [
     "GROUPS",
     "VARIABLE_NAME",
+    "ApprovalSettings",
     "InventorySettings",
     "NotificationSettings",
     "PolicyGroupSettings",
@@ -330,9 +331,33 @@ class NotificationSettings(_Settings):
         return self
 
 
+class ApprovalSettings(_Settings):
+    """Whether a person approves the run's changes before they are made (Airflow 3.1+)."""
+
+    group: ClassVar[str] = "approval"
+
+    approval: Annotated[Literal["none", "destructive", "all"], BeforeValidator(_text)] = Field(
+        default="none",
+        description="`none`: act on the plan at once; `destructive`: a person approves every "
+        "deactivation and deletion in the Airflow UI before it is made (rotations and warnings "
+        "go ahead); `all`: every change waits for approval. Needs Airflow 3.1 or later; dry "
+        "runs never wait",
+    )
+    approval_timeout_hours: Annotated[int, Strict(), Field(ge=1, le=24 * 14)] = Field(
+        default=24,
+        description="hours the approval waits for an answer; then the plan counts as rejected "
+        "and nothing changes",
+    )
+
+    @property
+    def approval_required(self) -> bool:
+        return self.approval != "none"
+
+
 #: The groups, in the order the README lists them.
 GROUPS: tuple[type[_Settings], ...] = (
     PolicyGroupSettings,
+    ApprovalSettings,
     InventorySettings,
     SecretSettings,
     NotificationSettings,
@@ -340,7 +365,7 @@ GROUPS: tuple[type[_Settings], ...] = (
 
 
 class RotationSettings(
-    NotificationSettings, SecretSettings, InventorySettings, PolicyGroupSettings
+    NotificationSettings, SecretSettings, InventorySettings, ApprovalSettings, PolicyGroupSettings
 ):
     """Everything an operator of the pipeline can set, with the safe defaults."""
 
@@ -392,6 +417,8 @@ def _describe(error: ValidationError, model: type[BaseModel]) -> str:
         return f"unknown setting {name!r}; known settings: {known}"
     if kind == "value_error":
         detail = str(first["ctx"]["error"])
+    elif kind == "less_than_equal":
+        detail = f"must be at most {first['ctx']['le']}, got {first['input']!r}"
     elif kind == "greater_than_equal":
         unit = " day" if name.endswith("_days") else ""
         detail = f"must be at least {first['ctx']['ge']}{unit}, got {first['input']!r}"

@@ -15,6 +15,7 @@ import pytest
 
 from deploy.demo.organization import MANAGEMENT_ACCOUNT_ID, MEMBER_ROLE_NAME, SENDER_EMAIL
 from keyrotation.compat import ParamValidationError
+from keyrotation.account_results import TaskOutput
 from tests.airflow_support import (
     run_dag_test,
     run_xcoms,
@@ -39,10 +40,11 @@ class RunResult:
 
     def records(self) -> list[dict]:
         return [
-            record
+            record.to_dict()
             for (task, _, key), value in sorted(self.xcoms.items())
-            if task == "rotate_account_keys" and key == "return_value"
-            for record in value or []
+            if task == "rotate_account_keys" and key == "return_value" and value
+            for result in TaskOutput.from_value(value).accounts
+            for record in result.records
         ]
 
     def record(self, user: str) -> list[dict]:

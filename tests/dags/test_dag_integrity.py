@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from keyrotation.compat import ParamValidationError, TriggerRule
+from keyrotation.compat import HITL_AVAILABLE, ParamValidationError, TriggerRule
 from keyrotation.operators import (
     IamUsersConsoleLink,
     ListAccountsOperator,
@@ -28,19 +28,53 @@ def test_dag_contract(dag):
     assert schedule_of(dag) == "@daily"
 
 
+APPROVAL_TASKS = {"approval_needed", "plan_account_keys", "approve_plan"}
+
+
 def test_tasks_and_flow(dag):
     tasks = {task.task_id: task for task in dag.tasks}
-    assert set(tasks) == {"list_accounts", "rotate_account_keys", "send_notifications"}
+    core = {"list_accounts", "rotate_account_keys", "send_notifications"}
+    assert set(tasks) == (core | APPROVAL_TASKS if HITL_AVAILABLE else core)
     assert isinstance(tasks["list_accounts"], ListAccountsOperator)
     rotate = tasks["rotate_account_keys"]
-    assert rotate.operator_class is RotateAccountKeysOperator or issubclass(
-        getattr(rotate, "operator_class", type(rotate)), RotateAccountKeysOperator
-    )
-    assert rotate.upstream_task_ids == {"list_accounts"}
+    assert issubclass(getattr(rotate, "operator_class", type(rotate)), RotateAccountKeysOperator)
     notify = tasks["send_notifications"]
     assert isinstance(notify, SendNotificationsOperator)
-    assert notify.upstream_task_ids == {"rotate_account_keys"}
     assert notify.trigger_rule == TriggerRule.ALL_DONE
+    if HITL_AVAILABLE:
+        assert rotate.upstream_task_ids == {"list_accounts", "approve_plan"}
+        # The approval may be skipped; the rotation then runs on the listing alone.
+        assert rotate.trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
+        assert notify.upstream_task_ids == {"list_accounts", "rotate_account_keys", "approve_plan"}
+    else:
+        assert rotate.upstream_task_ids == {"list_accounts"}
+        assert notify.upstream_task_ids == {"list_accounts", "rotate_account_keys"}
+
+
+@pytest.mark.skipif(not HITL_AVAILABLE, reason="human-in-the-loop needs Airflow 3.1+")
+def test_the_approval_stage_plans_then_waits_and_is_skipped_as_a_whole(dag):
+    from keyrotation.operators import (
+        ApprovalPathOperator,
+        ApprovePlanOperator,
+        PlanAccountKeysOperator,
+    )
+
+    branch = dag.get_task("approval_needed")
+    plans = dag.get_task("plan_account_keys")
+    approve = dag.get_task("approve_plan")
+    assert isinstance(branch, ApprovalPathOperator)
+    assert branch.upstream_task_ids == {"list_accounts"}
+    assert branch.downstream_task_ids == {"plan_account_keys"}
+    assert issubclass(plans.operator_class, PlanAccountKeysOperator)
+    assert plans.upstream_task_ids == {"list_accounts", "approval_needed"}
+    assert isinstance(approve, ApprovePlanOperator)
+    assert approve.upstream_task_ids == {"plan_account_keys", "list_accounts"}
+    # Skipped planning skips the approval; a plan that failed still reaches the approver.
+    assert approve.trigger_rule == TriggerRule.NONE_SKIPPED
+    assert approve.retries == 0
+    # Planning is scheduled like the rotation: same concurrency bound, named by account.
+    assert plans.partial_kwargs["max_active_tis_per_dagrun"] == 4
+    assert plans.map_index_template == "{{ account_label }}"
 
 
 def test_mapped_task_retries_with_backoff_and_bounded_concurrency(dag):

@@ -73,6 +73,7 @@ def running_stack(
     organization: Organization,
     extra_env: dict[str, str] | None = None,
     celery_workers: int = 0,
+    settings: dict[str, object] | None = None,
 ) -> Iterator[tuple[AirflowStack, AirflowApi]]:
     """Migrate the database, start the components, wait until the DAG is parsed and
     unpaused; stop every component (by process group) afterwards."""
@@ -80,7 +81,7 @@ def running_stack(
         home,
         executor=executor,
         database_url=database_url,
-        settings=organization.settings(),
+        settings=organization.settings(**(settings or {})),
         aws_endpoint=organization.endpoint,
         region="us-east-1",
         extra={

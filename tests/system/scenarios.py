@@ -11,6 +11,8 @@ from tests.system.organization import ADMIN_EMAIL, KeyState, Organization
 from tests.system.stack import DAG_ID, AirflowApi
 
 ROTATION_TASK = "rotate_account_keys"
+#: The approval stage, skipped as a whole when the settings ask for no approval.
+APPROVAL_STAGE = ("plan_account_keys", "approve_plan")
 
 #: The demo users whose Active key an enforcing run at seeding time rotates, per account
 #: (see the stories in deploy/demo/organization.py).
@@ -25,6 +27,8 @@ def expected_task_names(organization: Organization) -> set[tuple[str, str]]:
     """(task id, rendered map index) of a run over the demo organisation."""
     return {
         ("list_accounts", ""),
+        ("approval_needed", ""),
+        *((task_id, "") for task_id in APPROVAL_STAGE),
         ("send_notifications", ""),
         *(
             (ROTATION_TASK, f"{account_id} {name}")
@@ -62,7 +66,12 @@ def assert_dry_run_changes_nothing(api: AirflowApi, organization: Organization) 
 
     states = api.task_states(run_id)
     assert set(states) == expected_task_names(organization)
-    assert set(states.values()) == {"success"}
+    assert {state for (task_id, _), state in states.items() if task_id in APPROVAL_STAGE} == {
+        "skipped"
+    }
+    assert {
+        state for (task_id, _), state in states.items() if task_id not in APPROVAL_STAGE
+    } == {"success"}
     assert organization.keys() == keys_before
     assert organization.stored_key_ids() == secrets_before
     _assert_console_links_switch_into_each_account(api, run_id)
@@ -101,8 +110,13 @@ def assert_enforce_run_rotates_each_account_once_across_a_denied_role(
     assert api.wait_for_run(run_id) == "failed"
     states = api.task_states(run_id)
     for (task_id, name), state in states.items():
-        expected = "failed" if name.startswith(denied) or task_id == "send_notifications" else None
-        assert state == (expected or "success"), (task_id, name, state)
+        if task_id in APPROVAL_STAGE:
+            expected = "skipped"
+        elif name.startswith(denied) or task_id == "send_notifications":
+            expected = "failed"
+        else:
+            expected = "success"
+        assert state == expected, (task_id, name, state)
     assert in_accounts(organization.keys(), {denied}) == in_accounts(keys_before, {denied})
     assert_rotated_once(organization, keys_before, accounts=others)
     admin_emails = [e for e in organization.emails()[emails_before:] if e.to == ADMIN_EMAIL]

@@ -264,6 +264,20 @@ class AirflowApi:
         }
         return self.request("POST", f"/dags/{DAG_ID}/clearTaskInstances", json=body)
 
+    def hitl_detail(self, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """A human-in-the-loop task's request (subject, body, options) and its answer."""
+        return self.request(
+            "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails"
+        )
+
+    def respond(self, run_id: str, task_id: str, option: str, map_index: int = -1) -> Any:
+        """Answer a human-in-the-loop task as a person in the UI would."""
+        return self.request(
+            "PATCH",
+            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails",
+            json={"chosen_options": [option], "params_input": {}},
+        )
+
     def set_pool(self, name: str, slots: int) -> None:
         existing = self.http.get(f"/pools/{name}")
         body = {"name": name, "slots": slots, "description": "per-account IAM rotation"}

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deploy.demo.processes import Component
+from keyrotation.account_results import TaskOutput
 from tests.system.conftest import running_stack
 from tests.system.organization import Organization, pause_after_key_creation
 from tests.system.scenarios import (
@@ -209,5 +210,6 @@ def _records(api: AirflowApi, run_id: str) -> list[dict]:
             params={"map_index": ti["map_index"], "deserialize": True},
         )
         value = entry["value"]
-        records += json.loads(value) if isinstance(value, str) else value
+        output = TaskOutput.from_value(json.loads(value) if isinstance(value, str) else value)
+        records += [record.to_dict() for result in output.accounts for record in result.records]
     return records

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from keyrotation.notification.context import (
     ADMIN_TEMPLATE,
@@ -77,8 +78,14 @@ def send_notifications(
     partition: str,
     transport: EmailTransport,
     template_source: TemplateSource,
+    evidence: Mapping[str, Any] | None = None,
+    approval: str | None = None,
 ) -> NotificationReport:
-    """Email each account with something to report, each owner, and the admins on failures.
+    """Email each account with something to report, each owner, and the admins.
+
+    ``evidence``: where the run's evidence report went and its headline; with it, the
+    admins get the run's summary every run, else only when something needs attention.
+    ``approval``: the approval decision in words, when the run asked for one.
 
     ``failures`` maps the id of each account whose rotation failed to its error; ``now``
     is the run's evaluation time. Raises ``TemplateError`` before anything is sent,
@@ -96,6 +103,8 @@ def send_notifications(
         now=now,
         partition=partition,
         sender=transport.sender,
+        evidence=evidence,
+        approval=approval,
     )
     return deliver(render_emails(planned, template_source), transport)
 

@@ -63,13 +63,16 @@ def plan_emails(
     now: datetime,
     partition: str,
     sender: str,
+    evidence: Mapping[str, Any] | None = None,
+    approval: str | None = None,
 ) -> list[PlannedEmail]:
-    """Every email of a run: per account, per owner, and the admin summary if anything failed.
+    """Every email of a run: per account, per owner, and the admin summary.
 
     An account gets an email when it has at least one record; owners (the owner tag of a
     user) get one email across all accounts listing only their users, grouped by account.
-    The admin summary goes to ``admin_email`` (else the sender) when an account failed or
-    an action failed. Emails whose recipient is unknown are still planned, with an empty
+    The admin summary goes to ``admin_email`` (else the sender) when an account failed, an
+    action failed or an exemption tag is wrong, and on every run that wrote its evidence
+    report (``evidence``: its location and headline). Emails whose recipient is unknown are still planned, with an empty
     ``to``, so that delivery reports them instead of dropping them silently.
     """
     now = as_utc(now)
@@ -86,14 +89,19 @@ def plan_emails(
         order=account_order(accounts, records, failures),
         lines=lines,
         exemptions=exemptions,
-        common=common_context(
-            settings, dry_run=dry_run, now=now, partition=partition, sender=sender
-        ),
+        common={
+            **common_context(settings, dry_run=dry_run, now=now, partition=partition, sender=sender),
+            "approval": approval,
+        },
         template=AUDIT_TEMPLATE if dry_run else ENFORCE_TEMPLATE,
         prefix=AUDIT_SUBJECT_PREFIX if dry_run else SUBJECT_PREFIX,
     )
     admin = _admin_email(
-        run, failures, to=admin_address(settings, sender), accounts_evaluated=len(accounts)
+        run,
+        failures,
+        to=admin_address(settings, sender),
+        accounts_evaluated=len(accounts),
+        evidence=evidence,
     )
     return [*_account_emails(run), *_owner_emails(run), *([admin] if admin else [])]
 
@@ -148,9 +156,15 @@ def _owner_emails(run: _Run) -> list[PlannedEmail]:
 
 
 def _admin_email(
-    run: _Run, failures: Mapping[str, str], *, to: str, accounts_evaluated: int
+    run: _Run,
+    failures: Mapping[str, str],
+    *,
+    to: str,
+    accounts_evaluated: int,
+    evidence: Mapping[str, Any] | None,
 ) -> PlannedEmail | None:
-    """The summary for the admins, when an account or an action failed or a tag is wrong."""
+    """The summary for the admins: every run with an evidence report, and whenever an
+    account or an action failed or a tag is wrong."""
     failed_accounts = [
         FailedAccount(
             account_id=account_id,
@@ -162,7 +176,8 @@ def _admin_email(
     ]
     failed_lines = [line for record, line in run.each_line() if record.failed]
     problem_lines = [line for _, line in run.each_line() if line.level is Level.PROBLEM]
-    if not (failed_accounts or failed_lines or problem_lines):
+    attention = bool(failed_accounts or failed_lines or problem_lines)
+    if not attention and not evidence:
         return None
     needs = (
         (len(failed_accounts), "failed account"),
@@ -170,10 +185,12 @@ def _admin_email(
         (len(problem_lines), "exemption problem"),
     )
     summary = ", ".join(plural(count, noun) for count, noun in needs if count)
+    headline = (evidence or {}).get("headline") or ""
+    title = f"Run needs attention: {summary}" if attention else f"Run summary: {headline}"
     return PlannedEmail(
         kind="admin",
         to=to,
-        subject=subject(f"{run.prefix} Run needs attention: {summary}"),
+        subject=subject(f"{run.prefix} {title}"),
         template=ADMIN_TEMPLATE,
         context={
             **run.common,
@@ -183,6 +200,10 @@ def _admin_email(
             "failed_lines": failed_lines,
             "problem_lines": problem_lines,
             "run_failed": bool(failed_accounts or failed_lines),
+            "needs_attention": attention,
             "accounts_evaluated": accounts_evaluated,
+            "report_headline": headline,
+            "report_location": (evidence or {}).get("location") or "",
+            "report_error": (evidence or {}).get("error") or "",
         },
     )

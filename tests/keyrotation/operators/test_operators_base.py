@@ -6,6 +6,7 @@ import pytest
 
 from keyrotation.operators import (
     ListAccountsOperator,
+    PlanAccountKeysOperator,
     RotateAccountKeysOperator,
     SendNotificationsOperator,
 )
@@ -18,8 +19,9 @@ from keyrotation.settings import RotationSettings
     ("operator", "kwargs"),
     [
         (ListAccountsOperator, {}),
+        (PlanAccountKeysOperator, {"account": {"id": "111111111111"}}),
         (RotateAccountKeysOperator, {"account": {"id": "111111111111"}}),
-        (SendNotificationsOperator, {}),
+        (SendNotificationsOperator, {"accounts": [], "results": []}),
     ],
 )
 def test_template_fields_exist_and_include_the_provider_hook_parameters(operator, kwargs) -> None:
