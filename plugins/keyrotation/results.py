@@ -31,6 +31,8 @@ class Outcome(enum.StrEnum):
     WARNED = "warned"
     EXEMPT = "exempt"
     REPORTED = "reported"
+    #: A change the run's approval gate held back (``error`` says why).
+    NOT_APPROVED = "not approved"
 
 
 class Notice(enum.StrEnum):
@@ -119,41 +121,13 @@ def failed_records(records: Iterable[ActionRecord]) -> list[ActionRecord]:
     return [r for r in records if r.failed]
 
 
-_SUMMARY_COLUMNS = ("user", "access key", "action", "reason", "due", "outcome")
-
-
 def format_summary_table(records: Iterable[ActionRecord]) -> str:
     """A fixed-width table of the records, for task logs."""
-    rows = [
-        (
-            r.user_name or ("(account)" if r.action == Notice.EXEMPT.value else ""),
-            r.access_key_id or r.secret_name or "",
-            r.action,
-            _summary_reason(r),
-            (r.exempt_until or r.due or "")[:10],
-            r.outcome + (f": {r.error}" if r.error else ""),
-        )
-        for r in records
-    ]
-    if not rows:
-        return "no action and no warning"
-    widths = [
-        max(len(str(v)) for v in column) for column in zip(_SUMMARY_COLUMNS, *rows, strict=True)
-    ]
-    lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-        for row in (_SUMMARY_COLUMNS, tuple("-" * w for w in widths), *rows)
-    ]
-    return "\n".join(lines)
+    # The words of a record live with the rotation's other log words; imported here, not
+    # at the top, because the rotation package imports this module.
+    from keyrotation.rotation.describe import summary_table
 
-
-def _summary_reason(record: ActionRecord) -> str:
-    if record.action == Notice.EXEMPT.value:
-        why = f": {record.exemption_reason}" if record.exemption_reason else ""
-        return f"{record.exemption_source or 'exempt'}{why}"
-    if record.action == Notice.REPAIR_REPLICA.value:
-        return f"replica in {record.secret_region}"
-    return record.reason
+    return summary_table(records)
 
 
 def mapped_items(accounts: list[Account], limit: int) -> list[dict[str, Any]]:

@@ -113,6 +113,10 @@ class AccountSection:
     def problems(self) -> int:
         return sum(1 for line in self.lines if line.level is Level.PROBLEM)
 
+    @property
+    def not_approved(self) -> int:
+        return sum(1 for line in self.lines if line.level is Level.NOT_APPROVED)
+
 
 @dataclass(frozen=True)
 class FailedAccount:
@@ -194,6 +198,7 @@ def _new_keys(records: Iterable[ActionRecord]) -> tuple[NewKeyLocation, ...]:
         action = action_of(record)
         if (
             record.failed
+            or record.outcome == Outcome.NOT_APPROVED
             or not record.secret_name
             or action is ActionType.WARN
             or isinstance(action, Notice)
@@ -221,6 +226,7 @@ def counts(sections: Sequence[AccountSection]) -> str:
     failures = sum(part.failures for part in sections)
     problems = sum(part.problems for part in sections)
     exempt = sum(len(part.exemptions) for part in sections)
+    not_approved = sum(part.not_approved for part in sections)
     parts = []
     if changes:
         parts.append(plural(changes, "action"))
@@ -232,6 +238,8 @@ def counts(sections: Sequence[AccountSection]) -> str:
         parts.append(plural(problems, "exemption problem"))
     if exempt:
         parts.append(f"{exempt} exempt")
+    if not_approved:
+        parts.append(f"{not_approved} not approved")
     return ", ".join(parts) or "nothing to report"
 
 

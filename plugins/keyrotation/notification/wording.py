@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ class Level(enum.StrEnum):
     CRITICAL = "CRITICAL"  # an announced action that may break a key still in use
     FAILED = "FAILED"  # a change that failed
     PROBLEM = "PROBLEM"  # neither a change nor a warning: something to fix by hand
+    NOT_APPROVED = "NOT APPROVED"  # a change the run's approval gate held back
 
     @property
     def is_change(self) -> bool:
@@ -136,6 +137,8 @@ def outcome_of(record: ActionRecord) -> Outcome | None:
 
 def describe_record(record: ActionRecord, *, now: datetime) -> Line:
     """The line of an email that tells one record, with the spec's words for its reason."""
+    if outcome_of(record) is Outcome.NOT_APPROVED:
+        return _not_approved(record, now=now)
     action, reason, outcome = action_of(record), reason_of(record), outcome_of(record)
     reason_text = reason.text if reason is not None else record.reason
     parts: dict[str, Any] = {
@@ -180,6 +183,19 @@ def describe_record(record: ActionRecord, *, now: datetime) -> Line:
         where = f"secret {record.secret_name} ({record.secret_region or 'unknown region'})"
         message += f" The {new_key} {'would be' if dry else 'is'} stored in {where}."
     return Line(level=level, message=message, **parts)
+
+
+def _not_approved(record: ActionRecord, *, now: datetime) -> Line:
+    """The change a dry run would announce, said to be held back, with the gate's reason."""
+    would = describe_record(replace(record, outcome=Outcome.DRY_RUN.value), now=now)
+    why = f" ({record.error})" if record.error else ""
+    return replace(
+        would,
+        level=Level.NOT_APPROVED,
+        message=f"{would.message} This change was not approved{why}.",
+        outcome=Outcome.NOT_APPROVED,
+        error=record.error,
+    )
 
 
 def _warning(

@@ -334,3 +334,45 @@ def test_a_template_name_cannot_leave_the_s3_prefix() -> None:
 
     with pytest.raises(TemplateError, match=r"'\.\./secret\.txt\.j2' was not found"):
         source.render("../secret.txt.j2", {})
+
+
+def test_an_action_held_back_by_the_approval_gate_renders_as_not_approved(
+    settings: RotationSettings,
+) -> None:
+    held = [
+        record(
+            PROD,
+            "alice",
+            "AKIAHELDBACK00000001",
+            "DELETE",
+            "UNUSED_EXPIRED_KEY",
+            outcome="not approved",
+            error="not in the approved plan: left for the next run",
+        ),
+        ActionRecord(
+            account_id=PROD.id,
+            user_name="gone",
+            access_key_id="",
+            action="DELETE_ORPHANED_SECRET",
+            reason="DELETE_ORPHANED_SECRET",
+            due=None,
+            outcome="not approved",
+            error="rejected by alice",
+            secret_name="Account_111111111111_User_gone_AccessKey",
+            secret_region="us-east-1",
+        ),
+    ]
+
+    (email,) = render(held, settings=settings, accounts=(PROD,))
+
+    assert (
+        "- NOT APPROVED: would DELETE key AKIAHELDBACK00000001 of alice: "
+        f"{SPEC_WORDS['UNUSED_EXPIRED_KEY']} This change was not approved (not in the approved "
+        "plan: left for the next run)."
+    ) in email.text.splitlines()
+    (orphan,) = [line for line in email.text.splitlines() if "User_gone" in line]
+    assert orphan.startswith("- NOT APPROVED: would schedule the deletion of secret")
+    assert orphan.endswith("This change was not approved (rejected by alice).")
+    assert ">NOT APPROVED</strong>" in email.html
+    assert "not approved" in email.html
+    assert "2 not approved" in email.subject
