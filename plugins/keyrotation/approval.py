@@ -121,9 +121,7 @@ class ApprovalRequest:
 
     def subject(self) -> str:
         accounts = len({change.account_id for change in self.changes})
-        return (
-            f"Approve {len(self.changes)} IAM access key change(s) in {accounts} account(s)"
-        )
+        return f"Approve {len(self.changes)} IAM access key change(s) in {accounts} account(s)"
 
     def markdown(self) -> str:
         """The plan as the Airflow UI shows it: counts, then every change to approve."""
@@ -144,8 +142,12 @@ class ApprovalRequest:
             for c in self.changes
         ]
         if self.unplanned:
-            lines += ["", "**Accounts that could not be planned** (nothing there needs approval "
-                      "is run without it; their changes wait for the next run):", ""]
+            lines += [
+                "",
+                "**Accounts that could not be planned** (nothing there needs approval "
+                "is run without it; their changes wait for the next run):",
+                "",
+            ]
             lines += [
                 f"- {self._account(account_id)}: {_cell(error)}"
                 for account_id, error in sorted(self.unplanned.items())

@@ -14,8 +14,8 @@ import boto3
 import pytest
 
 from deploy.demo.organization import MANAGEMENT_ACCOUNT_ID, MEMBER_ROLE_NAME, SENDER_EMAIL
-from keyrotation.compat import ParamValidationError
 from keyrotation.account_results import TaskOutput
+from keyrotation.compat import ParamValidationError
 from tests.airflow_support import (
     run_dag_test,
     run_xcoms,

@@ -42,9 +42,7 @@ PLANS = [
             record(A, "dora", "", Notice.EXEMPT.value),
         ),
     ),
-    AccountResult(
-        account_id=B, records=(record(B, "erin|x", "AKIAERIN", "ROTATE_AND_DELETE"),)
-    ),
+    AccountResult(account_id=B, records=(record(B, "erin|x", "AKIAERIN", "ROTATE_AND_DELETE"),)),
     AccountResult(account_id="333333333333", error="AccessDenied on AssumeRole"),
 ]
 
@@ -113,7 +111,9 @@ def decision(kind: Decision, **kwargs) -> ApprovalDecision:
 
 
 def test_an_approval_lets_exactly_the_approved_changes_and_the_unguarded_ones_through() -> None:
-    approved = decision(Decision.APPROVED, decided_by="alice", decided_at="2026-11-25T10:00:00+00:00")
+    approved = decision(
+        Decision.APPROVED, decided_by="alice", decided_at="2026-11-25T10:00:00+00:00"
+    )
     gate = approved.gate(A)
     assert gate.allows("bob", "AKIABOB1", ActionType.DEACTIVATE)
     assert gate.allows("bob", "AKIABOB2", ActionType.DELETE)
@@ -164,6 +164,8 @@ def test_no_decision_where_one_is_required_changes_nothing() -> None:
 
 def test_the_decision_survives_xcom() -> None:
     original = decision(
-        Decision.APPROVED, decided_by="alice", decided_at=datetime(2026, 11, 25, tzinfo=UTC).isoformat()
+        Decision.APPROVED,
+        decided_by="alice",
+        decided_at=datetime(2026, 11, 25, tzinfo=UTC).isoformat(),
     )
     assert ApprovalDecision.from_dict(original.to_dict()) == original

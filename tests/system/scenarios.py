@@ -69,9 +69,9 @@ def assert_dry_run_changes_nothing(api: AirflowApi, organization: Organization) 
     assert {state for (task_id, _), state in states.items() if task_id in APPROVAL_STAGE} == {
         "skipped"
     }
-    assert {
-        state for (task_id, _), state in states.items() if task_id not in APPROVAL_STAGE
-    } == {"success"}
+    assert {state for (task_id, _), state in states.items() if task_id not in APPROVAL_STAGE} == {
+        "success"
+    }
     assert organization.keys() == keys_before
     assert organization.stored_key_ids() == secrets_before
     _assert_console_links_switch_into_each_account(api, run_id)

@@ -267,7 +267,8 @@ class AirflowApi:
     def hitl_detail(self, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """A human-in-the-loop task's request (subject, body, options) and its answer."""
         return self.request(
-            "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails"
+            "GET",
+            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails",
         )
 
     def respond(self, run_id: str, task_id: str, option: str, map_index: int = -1) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.system.conftest import running_stack
-from tests.system.organization import ADMIN_EMAIL, Organization
+from tests.system.organization import ADMIN_EMAIL
 from tests.system.stack import AirflowApi, AirflowStack, wait_for
 
 pytestmark = pytest.mark.system
@@ -39,7 +39,9 @@ def wait_for_approval_request(api: AirflowApi, run_id: str) -> dict:
     def waiting() -> bool:
         api.stack.check_running()
         states = api.task_states(run_id)
-        assert states.get((APPROVE_TASK, "")) not in {"failed", "upstream_failed", "skipped"}, states
+        assert states.get((APPROVE_TASK, "")) not in {"failed", "upstream_failed", "skipped"}, (
+            states
+        )
         return states.get((APPROVE_TASK, "")) in WAITING
 
     wait_for("the plan to wait for approval", waiting, timeout=300)
@@ -83,7 +85,9 @@ def test_a_rejected_plan_changes_nothing_and_the_emails_say_so(approving_airflow
     assert destructive_changes(request["body"]), request["body"]
     # Planning read only: nothing changed while the plan waits.
     assert organization.keys() == keys_before
-    asks = [e for e in organization.emails()[emails_before:] if "waiting for your decision" in e.subject]
+    asks = [
+        e for e in organization.emails()[emails_before:] if "waiting for your decision" in e.subject
+    ]
     assert [e.to for e in asks] == [ADMIN_EMAIL]
     assert f"/runs/{run_id}/tasks/{APPROVE_TASK}/required_actions" in asks[0].text
 
@@ -114,7 +118,8 @@ def test_an_approved_plan_runs_exactly_its_changes(approving_airflow, organizati
     keys_after = organization.keys()
     for user, key, action in approved:
         (account_id,) = {
-            account for (account, name), keys in keys_before.items()
+            account
+            for (account, name), keys in keys_before.items()
             if name == user and key in dict(keys)
         }
         now = dict(keys_after[(account_id, user)])

@@ -37,8 +37,7 @@ def send_approval_request(
         "link": link,
         "deadline": deadline.strftime("%Y-%m-%d %H:%M UTC"),
         "approval": settings.approval,
-        "planned": ", ".join(f"{n} {action}" for action, n in request.totals().items())
-        or "none",
+        "planned": ", ".join(f"{n} {action}" for action, n in request.totals().items()) or "none",
         "changes": request.changes,
         "unplanned": sorted(request.unplanned.items()),
         "account_names": request.account_names,

@@ -72,8 +72,9 @@ def plan_emails(
     user) get one email across all accounts listing only their users, grouped by account.
     The admin summary goes to ``admin_email`` (else the sender) when an account failed, an
     action failed or an exemption tag is wrong, and on every run that wrote its evidence
-    report (``evidence``: its location and headline). Emails whose recipient is unknown are still planned, with an empty
-    ``to``, so that delivery reports them instead of dropping them silently.
+    report (``evidence``: its location and headline). Emails whose recipient is unknown
+    are still planned, with an empty ``to``, so that delivery reports them instead of
+    dropping them silently.
     """
     now = as_utc(now)
     lines: dict[str, list[tuple[ActionRecord, Line]]] = {}
@@ -90,7 +91,9 @@ def plan_emails(
         lines=lines,
         exemptions=exemptions,
         common={
-            **common_context(settings, dry_run=dry_run, now=now, partition=partition, sender=sender),
+            **common_context(
+                settings, dry_run=dry_run, now=now, partition=partition, sender=sender
+            ),
             "approval": approval,
         },
         template=AUDIT_TEMPLATE if dry_run else ENFORCE_TEMPLATE,

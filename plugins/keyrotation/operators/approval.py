@@ -54,7 +54,9 @@ class ApprovalPathOperator(BaseBranchOperator):
         if not run.settings.approval_required:
             self.log.info("approval is 'none': the accounts are rotated without a planning step")
             return None
-        self.log.info("approval is %r: plan every account, then wait for a person", run.settings.approval)
+        self.log.info(
+            "approval is %r: plan every account, then wait for a person", run.settings.approval
+        )
         return sorted(self.downstream_task_ids)
 
 
@@ -123,7 +125,9 @@ class ApprovePlanOperator(ApprovalOperator):
         self.subject = request.subject()
         self.body = request.markdown()
         self.response_timeout = timedelta(hours=run.settings.approval_timeout_hours)
-        self.notifiers = [ApprovalRequestEmail(request=request, run=run, hook_conn_id=run.aws_conn_id)]
+        self.notifiers = [
+            ApprovalRequestEmail(request=request, run=run, hook_conn_id=run.aws_conn_id)
+        ]
         self.log.info("%s; waiting up to %s:\n%s", self.subject, self.response_timeout, self.body)
         return super().execute(context)
 
@@ -179,7 +183,9 @@ class ApprovalRequestEmail(BaseNotifier):
             ti = context["ti"]
             link = f"/dags/{ti.dag_id}/runs/{ti.run_id}/tasks/{ti.task_id}/required_actions"
             self.log.warning("[api] base_url is not set: the email links to %s only", link)
-        ses_hook = SesHook(aws_conn_id=self.hook_conn_id) if settings.email_transport == "ses" else None
+        ses_hook = (
+            SesHook(aws_conn_id=self.hook_conn_id) if settings.email_transport == "ses" else None
+        )
         try:
             report = send_approval_request(
                 self.request,
@@ -198,7 +204,9 @@ class ApprovalRequestEmail(BaseNotifier):
             # The plan still waits on its page in Airflow; only the email is lost.
             self.log.error("The email asking for approval was not sent: %s", error)
             return
-        self.log.info("Asked %s for approval", ", ".join(e["to"] for e in report.to_dict()["emails"]))
+        self.log.info(
+            "Asked %s for approval", ", ".join(e["to"] for e in report.to_dict()["emails"])
+        )
 
 
 def _s3_hook(aws_conn_id: str) -> Any:

@@ -59,9 +59,7 @@ class SendNotificationsOperator(KeyRotationBaseOperator):
         "accounts", "results", "approval", "settings_variable"
     )
 
-    def __init__(
-        self, *, accounts: Any, results: Any, approval: Any = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, accounts: Any, results: Any, approval: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.accounts = accounts
         self.results = results
@@ -176,4 +174,3 @@ class SendNotificationsOperator(KeyRotationBaseOperator):
             return {"location": location, "error": str(error), "headline": summary.headline()}
         self.log.info("Evidence report (%d keys): %s\n%s", len(rows), summary.headline(), location)
         return {"location": location, "files": written, "headline": summary.headline()}
-

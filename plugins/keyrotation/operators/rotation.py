@@ -157,9 +157,7 @@ class RotateAccountKeysOperator(_AccountTaskOperator):
     :param settings_variable: the Airflow Variable holding the JSON settings.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "account", "approval", "settings_variable"
-    )
+    template_fields: Sequence[str] = aws_template_fields("account", "approval", "settings_variable")
 
     def __init__(self, *, approval: Mapping[str, Any] | Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -176,4 +174,3 @@ class RotateAccountKeysOperator(_AccountTaskOperator):
             return None
         self.log.info("Approval: %s", decision.describe())
         return decision.gate(account.id)
-

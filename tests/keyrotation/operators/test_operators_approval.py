@@ -80,7 +80,9 @@ def test_only_an_enforcing_run_with_approval_plans_and_waits(monkeypatch, values
 def approve(plans: Any) -> Any:
     from keyrotation.operators import ApprovePlanOperator
 
-    return ApprovePlanOperator(task_id="approve_plan", plans=[plans], accounts=[{"id": A, "name": "payments"}])
+    return ApprovePlanOperator(
+        task_id="approve_plan", plans=[plans], accounts=[{"id": A, "name": "payments"}]
+    )
 
 
 def test_a_plan_without_destructive_changes_does_not_wait(monkeypatch) -> None:
@@ -93,9 +95,7 @@ def test_a_plan_without_destructive_changes_does_not_wait(monkeypatch) -> None:
 
 def test_the_approver_sees_every_destructive_change_and_waits_for_an_answer(monkeypatch) -> None:
     settings(monkeypatch, dry_run=False, approval="destructive", approval_timeout_hours=6)
-    operator = approve(
-        plan_output(("alice", "AKIAALICE", "ROTATE"), ("bob", "AKIABOB", "DELETE"))
-    )
+    operator = approve(plan_output(("alice", "AKIAALICE", "ROTATE"), ("bob", "AKIABOB", "DELETE")))
     run = context()
     written: dict[str, Any] = {}
 
@@ -105,7 +105,7 @@ def test_the_approver_sees_every_destructive_change_and_waits_for_an_answer(monk
     def upsert(**detail: Any) -> None:
         written.update(detail)
 
-    def wait(self, context):  # noqa: ANN001 - the HITL operator's execute, after upsert
+    def wait(self, context):
         upsert(subject=self.subject, body=self.body, defaults=self.defaults)
         raise Waiting
 
@@ -153,12 +153,12 @@ def test_each_answer_becomes_a_decision_on_the_plan_that_was_shown(
     run = context()
     run["ti"].xcom_push(
         "approval_request",
-        {"needs_approval": ["DEACTIVATE", "DELETE", "ROTATE_AND_DELETE"],
-         "approved": {A: [["bob", "AKIABOB", "DELETE"]]}},
+        {
+            "needs_approval": ["DEACTIVATE", "DELETE", "ROTATE_AND_DELETE"],
+            "approved": {A: [["bob", "AKIABOB", "DELETE"]]},
+        },
     )
-    result = operator.execute_complete(
-        run, {"params_input": {}, "responded_at": WHEN, **event}
-    )
+    result = operator.execute_complete(run, {"params_input": {}, "responded_at": WHEN, **event})
     assert result["decision"] == decision
     assert described in result["summary"]
     assert result["approved"] == {A: [["bob", "AKIABOB", "DELETE"]]}
@@ -170,6 +170,10 @@ def test_an_answer_that_is_not_an_option_fails_the_task(monkeypatch) -> None:
     with pytest.raises(ValueError, match="not in"):
         operator.execute_complete(
             context(),
-            {"chosen_options": ["Maybe"], "params_input": {}, "responded_at": WHEN,
-             "responded_by_user": None},
+            {
+                "chosen_options": ["Maybe"],
+                "params_input": {},
+                "responded_at": WHEN,
+                "responded_by_user": None,
+            },
         )
