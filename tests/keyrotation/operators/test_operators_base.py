@@ -57,3 +57,26 @@ def test_hooks_take_the_runs_connection_and_the_operators_hook_parameters() -> N
 def test_only_a_connection_given_in_the_dag_overrides_the_variables() -> None:
     assert ListAccountsOperator(task_id="a").dag_aws_conn_id is None
     assert ListAccountsOperator(task_id="b", aws_conn_id="aws_dag").dag_aws_conn_id == "aws_dag"
+
+
+def test_approval_on_an_airflow_without_human_in_the_loop_fails_listing_saying_why(
+    monkeypatch,
+) -> None:
+    from keyrotation.compat import AirflowFailException
+    from keyrotation.operators import accounts
+
+    monkeypatch.setattr(accounts, "HITL_AVAILABLE", False)
+    monkeypatch.setattr(accounts, "AIRFLOW_VERSION", "2.11.2")
+    operator = ListAccountsOperator(task_id="t")
+    run = run_context("aws_default")
+    operator._check_approval(run)  # approval "none": nothing to check
+    approving = RunContext(
+        settings=RotationSettings(approval="destructive"),
+        options=run.options,
+        now=run.now,
+        aws_conn_id="aws_default",
+    )
+    with pytest.raises(AirflowFailException) as failure:
+        operator._check_approval(approving)
+    assert "approval='destructive' needs Airflow 3.1 or later" in str(failure.value)
+    assert "Airflow 2.11.2" in str(failure.value)
