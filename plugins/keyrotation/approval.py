@@ -98,7 +98,7 @@ class ApprovalRequest:
                     reason=record.reason,
                 )
                 for record in plan.records
-                if record.action in ActionType.__members__ and ActionType[record.action] in needs
+                if record.action in needs
             ]
         return cls(
             needs_approval=needs,

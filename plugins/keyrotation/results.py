@@ -12,12 +12,15 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from keyrotation.policy import ActionType
+
 __all__ = [
     "Account",
     "ActionRecord",
     "Notice",
     "Outcome",
     "accounts_of",
+    "action_named",
     "failed_records",
     "format_summary_table",
     "mapped_items",
@@ -78,17 +81,19 @@ class Account:
 class ActionRecord:
     """One planned action and what became of it.
 
-    ``action`` and ``reason`` are the names of ``ActionType`` and ``Reason`` members;
-    ``due`` is an ISO 8601 time for warnings; ``outcome`` an ``Outcome`` value.
+    ``action`` is a key action of the policy or a ``Notice``; ``reason`` the name of a
+    ``Reason`` member (the notice's name for notices); ``due`` an ISO 8601 time for
+    warnings. Text read back from XCom becomes the enums again, and an action or outcome
+    this version does not know is a ValueError naming it.
     """
 
     account_id: str
     user_name: str
     access_key_id: str
-    action: str
+    action: ActionType | Notice
     reason: str
     due: str | None
-    outcome: str
+    outcome: Outcome
     error: str | None = None
     secret_name: str | None = None
     secret_region: str | None = None
@@ -100,8 +105,15 @@ class ActionRecord:
     exemption_reason: str | None = None
     exempt_until: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", action_named(str(self.action)))
+        object.__setattr__(self, "outcome", Outcome(self.outcome))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            name: value.value if isinstance(value, enum.Enum) else value
+            for name, value in asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActionRecord:
@@ -114,7 +126,15 @@ class ActionRecord:
 
     @property
     def failed(self) -> bool:
-        return self.outcome == Outcome.FAILED.value
+        return self.outcome is Outcome.FAILED
+
+
+def action_named(name: str) -> ActionType | Notice:
+    """The key action or notice called ``name``; a ValueError for a name neither knows."""
+    found = ActionType.__members__.get(name) or Notice.__members__.get(name)
+    if found is None:
+        raise ValueError(f"unknown action {name!r}")
+    return found
 
 
 def failed_records(records: Iterable[ActionRecord]) -> list[ActionRecord]:

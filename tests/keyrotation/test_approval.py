@@ -27,7 +27,7 @@ def record(account: str, user: str, key: str, action: str, reason: str = "r") ->
         action=action,
         reason=reason,
         due=None,
-        outcome=Outcome.DRY_RUN.value,
+        outcome=Outcome.DRY_RUN,
     )
 
 
@@ -39,7 +39,7 @@ PLANS = [
             record(A, "bob", "AKIABOB1", "DEACTIVATE"),
             record(A, "bob", "AKIABOB2", "DELETE"),
             record(A, "carol", "AKIACAROL", "WARN"),
-            record(A, "dora", "", Notice.EXEMPT.value),
+            record(A, "dora", "", Notice.EXEMPT),
         ),
     ),
     AccountResult(account_id=B, records=(record(B, "erin|x", "AKIAERIN", "ROTATE_AND_DELETE"),)),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from keyrotation.notification.wording import Level, Line, action_of, plural, reason_of
+from keyrotation.notification.wording import Level, Line, plural, reason_of
 from keyrotation.policy import ActionType, Reason
 from keyrotation.results import Account, ActionRecord, Notice, Outcome
 from keyrotation.settings import PolicyGroupSettings
@@ -195,10 +195,10 @@ def _new_keys(records: Iterable[ActionRecord]) -> tuple[NewKeyLocation, ...]:
     """Where each new key of a rotation is (or would be) stored, once per secret."""
     locations: dict[tuple[str, str, str], NewKeyLocation] = {}
     for record in records:
-        action = action_of(record)
+        action = record.action
         if (
             record.failed
-            or record.outcome == Outcome.NOT_APPROVED
+            or record.outcome is Outcome.NOT_APPROVED
             or not record.secret_name
             or action is ActionType.WARN
             or isinstance(action, Notice)
@@ -213,7 +213,7 @@ def _new_keys(records: Iterable[ActionRecord]) -> tuple[NewKeyLocation, ...]:
                 secret_name=record.secret_name,
                 secret_region=record.secret_region or "",
                 new_access_key_id=record.new_access_key_id,
-                stored=record.outcome == Outcome.DONE,
+                stored=record.outcome is Outcome.DONE,
             ),
         )
     return tuple(locations.values())

@@ -29,7 +29,7 @@ from keyrotation.notification.context import (
     subject,
 )
 from keyrotation.notification.recipients import account_order, admin_address, by_owner
-from keyrotation.notification.wording import Level, Line, action_of, describe_record, plural
+from keyrotation.notification.wording import Level, Line, describe_record, plural
 from keyrotation.results import Account, ActionRecord, Notice
 from keyrotation.settings import RotationSettings
 from keyrotation.utc import as_utc
@@ -80,7 +80,7 @@ def plan_emails(
     lines: dict[str, list[tuple[ActionRecord, Line]]] = {}
     exemptions: dict[str, list[ExemptionLine]] = {}
     for record in records:
-        if action_of(record) is Notice.EXEMPT:
+        if record.action is Notice.EXEMPT:
             exemptions.setdefault(record.account_id, []).append(exemption_line(record))
         else:
             pair = (record, describe_record(record, now=now))

@@ -24,7 +24,6 @@ from keyrotation.utc import as_utc, format_utc
 __all__ = [
     "Level",
     "Line",
-    "action_of",
     "days_remaining",
     "describe_record",
     "plural",
@@ -119,36 +118,24 @@ class Line:
         return f"{self.level}: {self.message}"
 
 
-def action_of(record: ActionRecord) -> ActionType | Notice | None:
-    """The record's action as the enum that names it; None for a name neither knows."""
-    return ActionType.__members__.get(record.action) or Notice.__members__.get(record.action)
-
-
 def reason_of(record: ActionRecord) -> Reason | None:
     return Reason.__members__.get(record.reason)
 
 
-def outcome_of(record: ActionRecord) -> Outcome | None:
-    try:
-        return Outcome(record.outcome)
-    except ValueError:
-        return None
-
-
 def describe_record(record: ActionRecord, *, now: datetime) -> Line:
     """The line of an email that tells one record, with the spec's words for its reason."""
-    if outcome_of(record) is Outcome.NOT_APPROVED:
+    if record.outcome is Outcome.NOT_APPROVED:
         return _not_approved(record, now=now)
-    action, reason, outcome = action_of(record), reason_of(record), outcome_of(record)
+    action, reason, outcome = record.action, reason_of(record), record.outcome
     reason_text = reason.text if reason is not None else record.reason
     parts: dict[str, Any] = {
         "account_id": record.account_id,
         "user_name": record.user_name,
         "access_key_id": record.access_key_id,
-        "action": action or record.action,
+        "action": action,
         "reason": record.reason,
         "reason_text": reason_text,
-        "outcome": outcome or record.outcome,
+        "outcome": outcome,
         "owner": record.owner,
         "error": record.error,
         "secret_name": record.secret_name,
@@ -187,7 +174,7 @@ def describe_record(record: ActionRecord, *, now: datetime) -> Line:
 
 def _not_approved(record: ActionRecord, *, now: datetime) -> Line:
     """The change a dry run would announce, said to be held back, with the gate's reason."""
-    would = describe_record(replace(record, outcome=Outcome.DRY_RUN.value), now=now)
+    would = describe_record(replace(record, outcome=Outcome.DRY_RUN), now=now)
     why = f" ({record.error})" if record.error else ""
     return replace(
         would,

@@ -40,7 +40,7 @@ def changes_made(records: Sequence[ActionRecord]) -> list[ActionRecord]:
     changes); emailing them from each run would tell owners the same thing once per day
     of the backfill. A change happens once, so its email is sent once.
     """
-    return [r for r in records if r.outcome in (Outcome.DONE.value, Outcome.FAILED.value)]
+    return [r for r in records if r.outcome in (Outcome.DONE, Outcome.FAILED)]
 
 
 class SendNotificationsOperator(KeyRotationBaseOperator):

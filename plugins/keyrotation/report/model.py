@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from keyrotation.results import Outcome
+
 __all__ = [
     "AGE_BANDS",
     "AccountFigures",
@@ -209,7 +211,7 @@ def summarize(
                 1 for r in account_rows if r.active and not overdue(r) and r.created is not None
             ),
             overdue=sum(1 for r in account_rows if overdue(r)),
-            failed=account in failures or any(r.outcome == "failed" for r in account_rows),
+            failed=account in failures or any(r.outcome == Outcome.FAILED for r in account_rows),
         )
         for account, account_rows in sorted(per_account.items())
     )
@@ -219,7 +221,7 @@ def summarize(
         age_bands=tuple((label, bands[label]) for label, _, _ in AGE_BANDS),
         overdue=tuple(r for r in rows if overdue(r)),
         exemptions=tuple(r for r in rows if r.exemption_reason or r.exemption_until),
-        failed_rows=tuple(r for r in rows if r.outcome == "failed"),
+        failed_rows=tuple(r for r in rows if r.outcome == Outcome.FAILED),
         account_failures=failures,
     )
 

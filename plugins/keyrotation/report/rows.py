@@ -46,7 +46,7 @@ def account_rows(
     ``unread`` are the users the credential report showed nothing due for: their keys as
     the report shows them, without ids."""
     by_key = {(r.user_name, r.access_key_id): r for r in records if r.access_key_id}
-    exemptions = {r.user_name: r for r in records if r.action == Notice.EXEMPT.value}
+    exemptions = {r.user_name: r for r in records if r.action is Notice.EXEMPT}
     account_exemption = exemptions.pop("", None)
     rows: list[KeyRow] = []
     seen: set[str] = set()

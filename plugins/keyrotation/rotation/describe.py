@@ -57,7 +57,7 @@ def summary_table(records: Iterable[ActionRecord]) -> str:
     """A fixed-width table of the records, for task logs."""
     rows = [
         (
-            r.user_name or ("(account)" if r.action == Notice.EXEMPT.value else ""),
+            r.user_name or ("(account)" if r.action is Notice.EXEMPT else ""),
             r.access_key_id or r.secret_name or "",
             r.action,
             _summary_reason(r),
@@ -79,9 +79,9 @@ def summary_table(records: Iterable[ActionRecord]) -> str:
 
 
 def _summary_reason(record: ActionRecord) -> str:
-    if record.action == Notice.EXEMPT.value:
+    if record.action is Notice.EXEMPT:
         why = f": {record.exemption_reason}" if record.exemption_reason else ""
         return f"{record.exemption_source or 'exempt'}{why}"
-    if record.action == Notice.REPAIR_REPLICA.value:
+    if record.action is Notice.REPAIR_REPLICA:
         return f"replica in {record.secret_region}"
     return record.reason

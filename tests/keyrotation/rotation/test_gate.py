@@ -76,7 +76,7 @@ def test_an_approved_delete_runs(member, rotate) -> None:
 
     (record,) = rotate(account, gate=gate).records
 
-    assert (record.action, record.outcome) == ("DELETE", Outcome.DONE.value)
+    assert (record.action, record.outcome) == ("DELETE", Outcome.DONE)
     assert unused not in account.keys("erin")
 
 
@@ -88,7 +88,7 @@ def test_a_delete_not_approved_is_recorded_and_the_key_kept(member, rotate, sess
     (record,) = rotate(account, gate=gate).records
 
     assert (record.access_key_id, record.action) == (unused, "DELETE")
-    assert record.outcome == Outcome.NOT_APPROVED.value
+    assert record.outcome == Outcome.NOT_APPROVED
     assert record.error == "not in the approved plan: left for the next run"
     assert not record.failed
     assert unused in account.keys("erin")
@@ -115,7 +115,7 @@ def test_a_rotation_needs_no_approval_when_only_deletions_do(member, rotate) -> 
 
     (record,) = rotate(account, gate=ActionGate(needs_approval=ASKED)).records
 
-    assert (record.action, record.outcome) == ("ROTATE", Outcome.DONE.value)
+    assert (record.action, record.outcome) == ("ROTATE", Outcome.DONE)
     assert record.new_access_key_id in account.keys("alice")
 
 
@@ -167,4 +167,4 @@ def test_a_dry_run_ignores_the_gate(member, rotate) -> None:
 
     (record,) = rotate(account, dry_run=True, gate=ActionGate(rejected=True)).records
 
-    assert record.outcome == Outcome.DRY_RUN.value
+    assert record.outcome == Outcome.DRY_RUN
