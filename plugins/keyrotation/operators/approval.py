@@ -188,7 +188,11 @@ class ApprovalRequestEmail(BaseNotifier):
         )
         try:
             report = send_approval_request(
-                self.request,
+                headline=self.request.subject(),
+                totals=self.request.totals(),
+                changes=self.request.changes,
+                unplanned=self.request.unplanned,
+                account_names=self.request.account_names,
                 link=link,
                 deadline=datetime.now(UTC) + timedelta(hours=settings.approval_timeout_hours),
                 settings=settings,
