@@ -1,7 +1,8 @@
 """What the policy refuses: nonsensical settings and malformed key metadata.
 
 Covers ``PolicySettings`` (the durations and the new-key-use safeguard) and the input
-checks of ``evaluate_keys``; the JSON object that builds them is in test_settings.py.
+checks of ``evaluate_keys``; the JSON object that builds them is in
+settings/test_settings_groups.py.
 """
 
 from __future__ import annotations

@@ -4,16 +4,18 @@ The secret ``Account_<account id>_User_<user name>_AccessKey`` lives in the memb
 or in the central secrets account when one is configured; its resource policy lets only
 the user read it. The store never reads a secret value back: which key a secret holds is
 written into the id of the version that holds it.
+
+``SecretStore`` is the one object the rotation uses. What the secrets are called, what is
+known about them and how they are found is in ``secret_records``; who may read them in
+``secret_access``; their replicas in ``secret_replicas``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,13 +23,37 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from keyrotation.aws.errors import error_code
-from keyrotation.aws.pagination import paginate
+from keyrotation.aws.secret_access import resource_policy, user_policy
+from keyrotation.aws.secret_records import (
+    ACCOUNT_ID_TAG,
+    PENDING_REPLACES_TAG,
+    PENDING_SINCE_TAG,
+    REPLICA_REPAIRED_TAG,
+    USER_NAME_TAG,
+    USER_POLICY_NAME,
+    OwnSecret,
+    PendingRotation,
+    ReplicaHealth,
+    SecretLocation,
+    SecretStoreError,
+    list_own_secrets,
+    list_pending_rotations,
+    secret_name,
+)
+from keyrotation.aws.secret_replicas import (
+    complete_replication,
+    forget_replica_repairs,
+    repair_replicas,
+    replica,
+    replica_health,
+)
 from keyrotation.utc import as_utc
 
 __all__ = [
     "ACCOUNT_ID_TAG",
     "PENDING_REPLACES_TAG",
     "PENDING_SINCE_TAG",
+    "REPLICA_REPAIRED_TAG",
     "USER_NAME_TAG",
     "USER_POLICY_NAME",
     "OwnSecret",
@@ -39,71 +65,7 @@ __all__ = [
     "secret_name",
 ]
 
-logger = logging.getLogger(__name__)
-
-USER_POLICY_NAME = "SecretsAccessPolicy"
-TAG_PREFIX = "iam-key-rotation:"
-#: Set on the secret just before CreateAccessKey and removed once the key is stored: a
-#: crash in between leaves them behind as the record of an interrupted rotation.
-PENDING_REPLACES_TAG = f"{TAG_PREFIX}pending-rotation-of"
-PENDING_SINCE_TAG = f"{TAG_PREFIX}pending-since"
-#: The replica regions the last run re-replicated after a failure (space separated).
-REPLICA_REPAIRED_TAG = f"{TAG_PREFIX}replica-repaired"
-REPLICA_FAILED = "Failed"
-#: Set when the pipeline creates a secret: they mark the secrets that are its own.
-ACCOUNT_ID_TAG = f"{TAG_PREFIX}account-id"
-USER_NAME_TAG = f"{TAG_PREFIX}user-name"
-_READ_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,40}$")
-
-
-class SecretStoreError(RuntimeError):
-    """A secret is in a state this pipeline must not overwrite; the message says why."""
-
-
-def secret_name(account_id: str, user_name: str) -> str:
-    return f"Account_{account_id}_User_{user_name}_AccessKey"
-
-
-@dataclass(frozen=True)
-class SecretLocation:
-    name: str
-    arn: str
-    region: str
-    replica_regions: tuple[str, ...] = ()
-
-    @property
-    def arns(self) -> list[str]:
-        """The secret's ARN in its own region and in every replica region."""
-        return [self.arn] + [_in_region(self.arn, region) for region in self.replica_regions]
-
-
-@dataclass(frozen=True)
-class OwnSecret:
-    """A secret the pipeline created for a user of the account."""
-
-    user_name: str
-    name: str
-    arn: str
-
-
-@dataclass(frozen=True)
-class ReplicaHealth:
-    """The configured replica regions of a secret that failed, and their messages."""
-
-    failed: tuple[str, ...]
-    messages: Mapping[str, str]
-    repaired_before: tuple[str, ...]  # the regions the previous run re-replicated
-
-
-@dataclass(frozen=True)
-class PendingRotation:
-    """The record of a rotation that started and did not finish."""
-
-    user_name: str
-    secret: SecretLocation
-    replaces: str
-    since: datetime
 
 
 class SecretStore:
@@ -154,22 +116,13 @@ class SecretStore:
                     f"secret {name} is scheduled for deletion: restore it (RestoreSecret) or "
                     f"delete it for good before the key of {user_name} can be stored"
                 )
-            statuses = described.get("ReplicationStatus", [])
-            # A Failed replica holds no current key: it is as good as missing.
-            failed = _failed_regions(statuses, self._replication_regions)
-            if failed:
-                self._client.remove_regions_from_replication(
-                    SecretId=arn, RemoveReplicaRegions=failed
-                )
-            replicated = {r["Region"] for r in statuses if r["Region"] not in failed}
-            missing = [r for r in self._replication_regions if r not in replicated]
-            if missing:
-                self._client.replicate_secret_to_regions(
-                    SecretId=arn,
-                    AddReplicaRegions=[self._replica(region) for region in missing],
-                    ForceOverwriteReplicaSecret=False,
-                )
-                replicated.update(missing)
+            replicated = complete_replication(
+                self._client,
+                arn,
+                described.get("ReplicationStatus", []),
+                configured=self._replication_regions,
+                kms_key_id=self._kms_key_id,
+            )
         self._client.put_resource_policy(
             SecretId=arn,
             ResourcePolicy=json.dumps(self.resource_policy(user_arn)),
@@ -181,33 +134,17 @@ class SecretStore:
 
     def resource_policy(self, user_arn: str) -> dict[str, Any]:
         """Only the user may read the secret (from its own account, or cross-account)."""
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "OwnerReadsAccessKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": user_arn},
-                    "Action": _READ_ACTIONS,
-                    "Resource": "*",
-                }
-            ],
-        }
+        return resource_policy(user_arn)
 
     def user_policy(self, location: SecretLocation) -> dict[str, Any]:
         """The user's inline policy: read the secret's real ARNs (with the random suffix)
         and, with a customer managed key, decrypt through Secrets Manager."""
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "ReadOwnAccessKeySecret",
-                "Effect": "Allow",
-                "Action": _READ_ACTIONS,
-                "Resource": location.arns,
-            }
-        ]
-        if self._kms_key_id:
-            statements.append(self._decrypt_statement())
-        return {"Version": "2012-10-17", "Statement": statements}
+        return user_policy(
+            location,
+            kms_key_id=self._kms_key_id,
+            partition=self._partition,
+            holder_account_id=self.holder_account_id,
+        )
 
     def mark_pending(self, location: SecretLocation, *, replaces: str, since: datetime) -> None:
         self._client.tag_resource(
@@ -262,110 +199,28 @@ class SecretStore:
 
     def pending_rotations(self) -> list[PendingRotation]:
         """Every secret of this account's users that records an unfinished rotation."""
-        pending = []
-        for entry in self._list_secrets(
-            Filters=[
-                {"Key": "name", "Values": [f"Account_{self.account_id}_User_"]},
-                {"Key": "tag-key", "Values": [PENDING_REPLACES_TAG]},
-            ]
-        ):
-            if entry.get("PrimaryRegion", self.region) != self.region:
-                continue
-            user_name = _user_of(entry["Name"], self.account_id)
-            tags = {tag["Key"]: tag["Value"] for tag in entry.get("Tags", [])}
-            if user_name is None or PENDING_REPLACES_TAG not in tags:
-                continue
-            try:
-                since = as_utc(datetime.fromisoformat(tags.get(PENDING_SINCE_TAG, "")))
-            except ValueError:
-                logger.warning(
-                    "Secret %s has an unreadable %s tag", entry["Name"], PENDING_SINCE_TAG
-                )
-                continue
-            location = SecretLocation(name=entry["Name"], arn=entry["ARN"], region=self.region)
-            pending.append(
-                PendingRotation(
-                    user_name=user_name,
-                    secret=location,
-                    replaces=tags[PENDING_REPLACES_TAG],
-                    since=since,
-                )
-            )
-        return pending
+        return list_pending_rotations(self._client, account_id=self.account_id, region=self.region)
 
     def own_secrets(self) -> list[OwnSecret]:
-        """The secrets this pipeline created for this account's users, in this region.
-
-        A secret counts only when both its name (``Account_<id>_User_<name>_AccessKey``)
-        and the tags ``_create`` set on it (account id and user name) say so: a secret
-        someone else created under a look-alike name is never the pipeline's to touch.
-        Secrets already scheduled for deletion are not listed.
-        """
-        owned = []
-        for entry in self._list_secrets(
-            Filters=[
-                {"Key": "name", "Values": [f"Account_{self.account_id}_User_"]},
-                {"Key": "tag-key", "Values": [USER_NAME_TAG]},
-            ]
-        ):
-            if entry.get("PrimaryRegion", self.region) != self.region or entry.get("DeletedDate"):
-                continue
-            user_name = _user_of(entry["Name"], self.account_id)
-            tags = {tag["Key"]: tag["Value"] for tag in entry.get("Tags", [])}
-            if (
-                user_name is None
-                or tags.get(USER_NAME_TAG) != user_name
-                or tags.get(ACCOUNT_ID_TAG) != self.account_id
-            ):
-                continue
-            owned.append(OwnSecret(user_name=user_name, name=entry["Name"], arn=entry["ARN"]))
-        return owned
+        """The secrets this pipeline created for this account's users, in this region
+        (those scheduled for deletion excepted); see ``list_own_secrets``."""
+        return list_own_secrets(self._client, account_id=self.account_id, region=self.region)
 
     def failed_replicas(self, secret: OwnSecret) -> ReplicaHealth:
         """Which configured replica regions of the secret failed. Reads only."""
-        described = self._client.describe_secret(SecretId=secret.arn)
-        statuses = described.get("ReplicationStatus", [])
-        tags = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
-        return ReplicaHealth(
-            failed=tuple(_failed_regions(statuses, self._replication_regions)),
-            messages={
-                r["Region"]: r.get("StatusMessage", "")
-                for r in statuses
-                if r.get("Status") == REPLICA_FAILED
-            },
-            repaired_before=tuple(tags.get(REPLICA_REPAIRED_TAG, "").split()),
-        )
+        return replica_health(self._client, secret, self._replication_regions)
 
     def repair_replicas(
         self, secret: OwnSecret, regions: Sequence[str]
     ) -> dict[str, tuple[str, str]]:
-        """Replicate the secret anew to ``regions``, whose replicas failed.
-
-        Secrets Manager cannot retry a failed replica: the region is removed from the
-        replication and added again. The regions are recorded on the secret, so that the
-        next run knows a region that fails again keeps failing. Returns each region's
-        status (InSync, InProgress or Failed) and message as Secrets Manager answers.
-        """
-        self._client.tag_resource(
-            SecretId=secret.arn, Tags=[{"Key": REPLICA_REPAIRED_TAG, "Value": " ".join(regions)}]
-        )
-        self._client.remove_regions_from_replication(
-            SecretId=secret.arn, RemoveReplicaRegions=list(regions)
-        )
-        answer = self._client.replicate_secret_to_regions(
-            SecretId=secret.arn,
-            AddReplicaRegions=[self._replica(region) for region in regions],
-            ForceOverwriteReplicaSecret=False,
-        )
-        return {
-            r["Region"]: (r.get("Status", ""), r.get("StatusMessage", ""))
-            for r in answer.get("ReplicationStatus", [])
-            if r["Region"] in regions
-        }
+        """Replicate the secret anew to ``regions``, whose replicas failed (removed from the
+        replication and added again, recorded on the secret). Returns each region's status
+        and message as Secrets Manager answers; see ``secret_replicas.repair_replicas``."""
+        return repair_replicas(self._client, secret, regions, kms_key_id=self._kms_key_id)
 
     def forget_replica_repairs(self, secret: OwnSecret) -> None:
         """The repaired replicas are healthy again."""
-        self._client.untag_resource(SecretId=secret.arn, TagKeys=[REPLICA_REPAIRED_TAG])
+        forget_replica_repairs(self._client, secret)
 
     def schedule_deletion(self, secret: OwnSecret) -> datetime | None:
         """Delete the secret after Secrets Manager's recovery window (restorable until then).
@@ -400,7 +255,9 @@ class SecretStore:
         if self._kms_key_id:
             params["KmsKeyId"] = self._kms_key_id
         if self._replication_regions:
-            params["AddReplicaRegions"] = [self._replica(r) for r in self._replication_regions]
+            params["AddReplicaRegions"] = [
+                replica(region, self._kms_key_id) for region in self._replication_regions
+            ]
         try:
             return self._client.create_secret(**params)["ARN"]
         except ClientError as error:
@@ -408,84 +265,3 @@ class SecretStore:
                 raise
             # Another run created it between our describe and create.
             return self._client.describe_secret(SecretId=name)["ARN"]
-
-    def _replica(self, region: str) -> dict[str, str]:
-        replica = {"Region": region}
-        # A replica is encrypted in its own region: only a multi-Region key follows it.
-        if _is_multi_region_key(self._kms_key_id):
-            replica["KmsKeyId"] = (
-                _in_region(self._kms_key_id, region)
-                if self._kms_key_id.startswith("arn:")
-                else self._kms_key_id
-            )
-        elif self._kms_key_id:
-            logger.warning(
-                "Replica of the secrets in %s uses the region's default key: %s is not a "
-                "multi-Region key, so cross-account readers cannot decrypt the replica",
-                region,
-                self._kms_key_id,
-            )
-        return replica
-
-    def _decrypt_statement(self) -> dict[str, Any]:
-        key = self._kms_key_id
-        via_secrets_manager = {"StringLike": {"kms:ViaService": "secretsmanager.*"}}
-        owner = self._key_account()
-        if key.startswith("alias/") or ":alias/" in key:
-            alias = key[key.index("alias/") :]
-            return {
-                "Sid": "DecryptOwnAccessKeySecret",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": f"arn:{self._partition}:kms:*:{owner}:key/*",
-                "Condition": {
-                    **via_secrets_manager,
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias},
-                },
-            }
-        if key.startswith("arn:") and not _is_multi_region_key(key):
-            resource = key
-        else:
-            key_id = key.rsplit("/", 1)[-1]
-            resource = f"arn:{self._partition}:kms:*:{owner}:key/{key_id}"
-        return {
-            "Sid": "DecryptOwnAccessKeySecret",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": resource,
-            "Condition": via_secrets_manager,
-        }
-
-    def _key_account(self) -> str:
-        if self._kms_key_id.startswith("arn:"):
-            return self._kms_key_id.split(":")[4]
-        # A key id or alias names a key in the account that holds the secrets.
-        return self.holder_account_id
-
-    def _list_secrets(self, **params: Any) -> Iterator[dict[str, Any]]:
-        return paginate(self._client, "list_secrets", "SecretList", **params)
-
-
-def _failed_regions(statuses: Sequence[Mapping[str, Any]], configured: Sequence[str]) -> list[str]:
-    return [
-        r["Region"]
-        for r in statuses
-        if r.get("Status") == REPLICA_FAILED and r["Region"] in configured
-    ]
-
-
-def _user_of(name: str, account_id: str) -> str | None:
-    prefix, suffix = f"Account_{account_id}_User_", "_AccessKey"
-    if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix + suffix):
-        return name[len(prefix) : -len(suffix)]
-    return None
-
-
-def _is_multi_region_key(key: str) -> bool:
-    return "mrk-" in key
-
-
-def _in_region(arn: str, region: str) -> str:
-    parts = arn.split(":")
-    parts[3] = region
-    return ":".join(parts)

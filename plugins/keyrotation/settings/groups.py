@@ -1,110 +1,47 @@
-"""Typed settings of the rotation pipeline, read from one JSON object.
+"""The groups of settings, by what they steer, each with its defaults and checks.
 
-The Airflow Variable ``iam_access_key_rotation`` holds a flat JSON object whose every key
-is optional. The schema below is the only description of those keys: it validates them,
-names the first bad key in ``SettingsError`` and writes the README's settings table
-(``python -m keyrotation.settings --markdown``). The keys are grouped by what they steer;
-``RotationSettings`` is every group at once, so ``settings.member_role_name`` reads a key
-directly and a function that needs one group can ask for that group's type.
-
-Adding a setting is one field, with its default and description, in its group; then
-regenerate the README table (a test fails until it matches).
+A group validates on its own, so a function that needs one group can take that group's
+type; ``RotationSettings`` (in ``loading``) is every group at once.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import sys
-from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    Strict,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from keyrotation import identifiers
 from keyrotation.policy import PolicySettings
+from keyrotation.settings.errors import SettingsError, validation_message
+from keyrotation.settings.values import (
+    AccountId,
+    AccountIds,
+    Days,
+    Email,
+    Flag,
+    GroupName,
+    Hours,
+    OrganizationUnitId,
+    PermissionSetName,
+    PortalUrl,
+    Regions,
+    RoleName,
+    TagKey,
+    Text,
+    Trimmed,
+)
 
 __all__ = [
     "GROUPS",
-    "VARIABLE_NAME",
     "ApprovalSettings",
     "InventorySettings",
     "NotificationSettings",
     "PolicyGroupSettings",
-    "RotationSettings",
     "SecretSettings",
-    "SettingsError",
-    "markdown_table",
-    "settings_from_json",
-]
-
-VARIABLE_NAME = "iam_access_key_rotation"
-
-
-class SettingsError(ValueError):
-    """A setting is missing, unknown or ill-typed; the message names it."""
-
-
-# --- value types --------------------------------------------------------------------------
-
-
-def _text(value: Any) -> Any:
-    """JSON null means empty; surrounding blanks are dropped."""
-    if value is None:
-        return ""
-    return value.strip() if isinstance(value, str) else value
-
-
-def _text_list(value: Any) -> Any:
-    """A list of strings, or one string of entries separated by commas or blanks."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [part for part in re.split(r"[\s,]+", value) if part]
-    if isinstance(value, list | tuple):
-        return tuple(item.strip() if isinstance(item, str) else item for item in value)
-    return value
-
-
-def _shaped(pattern: str, what: str) -> AfterValidator:
-    """Accept empty text or text matching ``pattern``; else say it is not ``what``."""
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if value and not compiled.match(value):
-            raise ValueError(f"{value!r} is not {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-Flag = Annotated[bool, Strict()]
-Days = Annotated[int, Strict(), Field(ge=1)]
-Text = Annotated[str, Strict(), BeforeValidator(_text)]
-AccountId = Annotated[Text, _shaped(identifiers.ACCOUNT_ID, "a 12-digit account id")]
-RoleName = Annotated[Text, _shaped(identifiers.ROLE_NAME, "a valid IAM role name")]
-Email = Annotated[Text, _shaped(identifiers.EMAIL, "an email address")]
-AccountIds = Annotated[tuple[AccountId, ...], Strict(), BeforeValidator(_text_list)]
-Regions = Annotated[
-    tuple[Annotated[Text, _shaped(identifiers.REGION, "an AWS region")], ...],
-    Strict(),
-    BeforeValidator(_text_list),
+    "SettingsGroup",
 ]
 
 
-# --- the groups ---------------------------------------------------------------------------
-
-
-class _Settings(BaseModel):
+class SettingsGroup(BaseModel):
     """Frozen, no unknown keys, and errors as ``SettingsError`` naming the key."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -114,10 +51,10 @@ class _Settings(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as error:
-            raise SettingsError(_describe(error, type(self))) from None
+            raise SettingsError(validation_message(error, type(self))) from None
 
 
-class PolicyGroupSettings(_Settings):
+class PolicyGroupSettings(SettingsGroup):
     """When keys rotate, and whether this pipeline changes anything."""
 
     group: ClassVar[str] = "policy"
@@ -149,11 +86,11 @@ class PolicyGroupSettings(_Settings):
         "key was never used (at least `installation_grace_days`, less than "
         "`rotation_period_days`)",
     )
-    exemption_group: Annotated[Text, _shaped(identifiers.IAM_NAME, "a valid group name")] = Field(
+    exemption_group: GroupName = Field(
         default="IAMKeyRotationExemptionGroup",
         description="members are never touched; a missing group exempts nobody",
     )
-    exempt_tag: Annotated[Text, _shaped(identifiers.TAG_KEY, "a valid tag key")] = Field(
+    exempt_tag: TagKey = Field(
         default="iam-key-rotation:exempt-until",
         description="tag on a user, or on an account in AWS Organizations, holding a date "
         "`YYYY-MM-DD`: exempt through the end of that day (UTC); the tag "
@@ -182,7 +119,7 @@ class PolicyGroupSettings(_Settings):
         return self
 
 
-class InventorySettings(_Settings):
+class InventorySettings(SettingsGroup):
     """Where the accounts come from and how the pipeline reaches them."""
 
     group: ClassVar[str] = "inventory"
@@ -205,9 +142,7 @@ class InventorySettings(_Settings):
     org_role_name: RoleName = Field(
         default="", description="the role that lists accounts in `org_account_id`"
     )
-    inventory_ou: Annotated[
-        Text, _shaped(identifiers.OU_ID, "an OU id (ou-...) or a root id (r-...)")
-    ] = Field(
+    inventory_ou: OrganizationUnitId = Field(
         default="",
         description="an OU id (`ou-...`) or root id: only accounts under it, recursively",
     )
@@ -215,9 +150,7 @@ class InventorySettings(_Settings):
         default=(), description="account ids to process; empty: every account"
     )
     exclude_accounts: AccountIds = Field(default=(), description="account ids never processed")
-    scan_mode: Annotated[
-        Literal["auto", "credential_report", "per_user"], BeforeValidator(_text)
-    ] = Field(
+    scan_mode: Annotated[Literal["auto", "credential_report", "per_user"], Trimmed] = Field(
         default="auto",
         description="`auto`: the credential report chooses whose keys to read, and every user "
         "is read when it cannot be had; `credential_report`: the report or fail; `per_user`: "
@@ -234,7 +167,7 @@ class InventorySettings(_Settings):
         return self
 
 
-class SecretSettings(_Settings):
+class SecretSettings(SettingsGroup):
     """Where the new keys are stored."""
 
     group: ClassVar[str] = "secrets"
@@ -272,7 +205,7 @@ class SecretSettings(_Settings):
         return self
 
 
-class NotificationSettings(_Settings):
+class NotificationSettings(SettingsGroup):
     """Who is told, from which address, through which transport."""
 
     group: ClassVar[str] = "notification"
@@ -292,7 +225,7 @@ class NotificationSettings(_Settings):
         "packaged templates, found in `include/email_templates` beside the DAG (in the dags "
         "folder on MWAA)",
     )
-    email_transport: Annotated[Literal["ses", "smtp"], BeforeValidator(_text)] = Field(
+    email_transport: Annotated[Literal["ses", "smtp"], Trimmed] = Field(
         default="ses",
         description="`ses` (the connection's region; text and HTML parts) or `smtp` (the "
         "Airflow SMTP connection through the smtp provider's `SmtpHook`; HTML part)",
@@ -307,18 +240,13 @@ class NotificationSettings(_Settings):
         "`$AIRFLOW_HOME/iam-key-rotation-reports` (on MWAA, set an `s3://` location: workers' "
         "disks do not last)",
     )
-    sso_start_url: Annotated[
-        Text, _shaped(r"^https://[^\s/?#]+(/[^\s?#]*)?$", "the https:// URL of an access portal")
-    ] = Field(
+    sso_start_url: PortalUrl = Field(
         default="",
         description="an IAM Identity Center access portal (`https://d-xxxxxxxxxx.awsapps.com/start`)"
         ": the console link opens accounts through the portal instead of switching role",
     )
-    sso_permission_set: Annotated[Text, _shaped(identifiers.IAM_NAME, "a permission set name")] = (
-        Field(
-            default="",
-            description="the permission set people use in the portal (with `sso_start_url`)",
-        )
+    sso_permission_set: PermissionSetName = Field(
+        default="", description="the permission set people use in the portal (with `sso_start_url`)"
     )
 
     @model_validator(mode="after")
@@ -331,19 +259,19 @@ class NotificationSettings(_Settings):
         return self
 
 
-class ApprovalSettings(_Settings):
+class ApprovalSettings(SettingsGroup):
     """Whether a person approves the run's changes before they are made (Airflow 3.1+)."""
 
     group: ClassVar[str] = "approval"
 
-    approval: Annotated[Literal["none", "destructive", "all"], BeforeValidator(_text)] = Field(
+    approval: Annotated[Literal["none", "destructive", "all"], Trimmed] = Field(
         default="none",
         description="`none`: act on the plan at once; `destructive`: a person approves every "
         "deactivation and deletion in the Airflow UI before it is made (rotations and warnings "
         "go ahead); `all`: every change waits for approval. Needs Airflow 3.1 or later; dry "
         "runs never wait",
     )
-    approval_timeout_hours: Annotated[int, Strict(), Field(ge=1, le=24 * 14)] = Field(
+    approval_timeout_hours: Hours = Field(
         default=24,
         description="hours the approval waits for an answer; then the plan counts as rejected "
         "and nothing changes",
@@ -355,102 +283,10 @@ class ApprovalSettings(_Settings):
 
 
 #: The groups, in the order the README lists them.
-GROUPS: tuple[type[_Settings], ...] = (
+GROUPS: tuple[type[SettingsGroup], ...] = (
     PolicyGroupSettings,
     ApprovalSettings,
     InventorySettings,
     SecretSettings,
     NotificationSettings,
 )
-
-
-class RotationSettings(
-    NotificationSettings, SecretSettings, InventorySettings, ApprovalSettings, PolicyGroupSettings
-):
-    """Everything an operator of the pipeline can set, with the safe defaults."""
-
-    group: ClassVar[str] = "all"
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> RotationSettings:
-        """Build settings from a JSON object, rejecting unknown and ill-typed keys."""
-        if values is None:
-            values = {}
-        if not isinstance(values, Mapping):
-            raise SettingsError(f"settings must be a JSON object, got {type(values).__name__}")
-        return cls(**{str(name): value for name, value in values.items()})
-
-
-def settings_from_json(text: str | None) -> RotationSettings:
-    """Settings from the Variable's JSON text; None (no Variable) means every default."""
-    if text is None or not text.strip():
-        return RotationSettings()
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SettingsError(
-            f"the Variable {VARIABLE_NAME!r} is not valid JSON: {error.msg} "
-            f"(line {error.lineno}, column {error.colno})"
-        ) from None
-    return RotationSettings.from_mapping(values)
-
-
-# --- error messages -----------------------------------------------------------------------
-
-_PROBLEMS = {
-    "bool_type": "must be true or false",
-    "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "string_type": "must be a string",
-    "tuple_type": "must be a list of strings",
-    "string_too_short": "must not be empty",
-}
-
-
-def _describe(error: ValidationError, model: type[BaseModel]) -> str:
-    """The first problem of ``error`` in words that name the key (and the list entry)."""
-    first = error.errors(include_url=False)[0]
-    kind, location = first["type"], first["loc"]
-    name = str(location[0]) if location else ""
-    if kind == "extra_forbidden":
-        known = ", ".join(sorted(model.model_fields))
-        return f"unknown setting {name!r}; known settings: {known}"
-    if kind == "value_error":
-        detail = str(first["ctx"]["error"])
-    elif kind == "less_than_equal":
-        detail = f"must be at most {first['ctx']['le']}, got {first['input']!r}"
-    elif kind == "greater_than_equal":
-        unit = " day" if name.endswith("_days") else ""
-        detail = f"must be at least {first['ctx']['ge']}{unit}, got {first['input']!r}"
-    else:
-        problem = _PROBLEMS.get(kind) or first["msg"][:1].lower() + first["msg"][1:]
-        if kind.startswith("int") and name.endswith("_days"):
-            problem += " of days"
-        detail = f"{problem}, got {first['input']!r}"
-    where = "".join([name, *(f"[{index}]" for index in location[1:])])
-    return f"{where}: {detail}" if where else detail
-
-
-# --- documentation ------------------------------------------------------------------------
-
-
-def _shown(default: Any) -> str:
-    if default in ("", ()):
-        return "empty"
-    return f"`{default}`" if isinstance(default, str) else f"`{json.dumps(default)}`"
-
-
-def markdown_table() -> str:
-    """The README's settings table: one row per key, by group, in declaration order."""
-    rows = ["| group | key | default | meaning |", "|---|---|---|---|"]
-    for group in GROUPS:
-        for name, info in group.model_fields.items():
-            default = _shown(info.default)
-            rows.append(f"| {group.group} | `{name}` | {default} | {info.description} |")
-    return "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--markdown"]:
-        sys.exit("usage: python -m keyrotation.settings --markdown")
-    sys.stdout.write(markdown_table())
