@@ -348,13 +348,12 @@ def _read_run(database: Path) -> tuple[list[dict], list[tuple[str, str]]]:
             "FROM task_instance WHERE dag_id = ? ORDER BY task_id, map_index",
             (DAG_ID,),
         ).fetchall()
-    from keyrotation.account_results import TaskOutput
-
+    # Each rotation task returns {"version": 1, "accounts": [{"records": [...]}, ...]}.
     records = [
-        record.to_dict()
+        record
         for (value,) in rows
-        for result in TaskOutput.from_value(_json(value)).accounts
-        for record in result.records
+        for result in _json(value)["accounts"]
+        for record in result["records"]
     ]
     return records, states
 
