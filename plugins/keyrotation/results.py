@@ -109,6 +109,29 @@ class ActionRecord:
         object.__setattr__(self, "action", action_named(str(self.action)))
         object.__setattr__(self, "outcome", Outcome(self.outcome))
 
+    @classmethod
+    def notice(
+        cls,
+        notice: Notice,
+        *,
+        account_id: str,
+        user_name: str,
+        outcome: Outcome,
+        due: str | None = None,
+        **details: str | None,
+    ) -> ActionRecord:
+        """A record of something that is no key action: it names no key."""
+        return cls(
+            account_id=account_id,
+            user_name=user_name,
+            access_key_id="",
+            action=notice,
+            reason=notice.value,
+            due=due,
+            outcome=outcome,
+            **details,  # type: ignore[arg-type]
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             name: value.value if isinstance(value, enum.Enum) else value

@@ -21,12 +21,10 @@ def exemption_records(
     listed += [(name, group) for name in scan.exempt]
     listed += sorted(exemptions.users.items())
     records = [
-        ActionRecord(
+        ActionRecord.notice(
+            Notice.EXEMPT,
             account_id=account.id,
             user_name=name,
-            access_key_id="",
-            action=Notice.EXEMPT,
-            reason=Notice.EXEMPT,
             due=exemption.ends.isoformat() if exemption.ends else None,
             outcome=Outcome.EXEMPT,
             exemption_source=exemption.source,
@@ -36,13 +34,10 @@ def exemption_records(
         for name, exemption in listed
     ]
     records += [
-        ActionRecord(
+        ActionRecord.notice(
+            Notice.EXEMPTION_PROBLEM,
             account_id=account.id,
             user_name=problem.user_name,
-            access_key_id="",
-            action=Notice.EXEMPTION_PROBLEM,
-            reason=Notice.EXEMPTION_PROBLEM,
-            due=None,
             outcome=Outcome.REPORTED,
             error=problem.message,
         )

@@ -38,13 +38,10 @@ def secret_upkeep(
     except Exception as error:
         logger.warning("Listing the account's secrets failed: %s", describe_error(error))
         return [
-            ActionRecord(
+            ActionRecord.notice(
+                Notice.DELETE_ORPHANED_SECRET,
                 account_id=account.id,
                 user_name="",
-                access_key_id="",
-                action=Notice.DELETE_ORPHANED_SECRET,
-                reason=Notice.DELETE_ORPHANED_SECRET,
-                due=None,
                 outcome=Outcome.FAILED,
                 error=f"listing the account's secrets failed: {describe_error(error)}",
             )
@@ -64,13 +61,10 @@ def _replica_records(
     """Re-replicate a secret to the regions whose replica failed; report each region."""
 
     def record(region: str, outcome: Outcome, error: str | None = None) -> ActionRecord:
-        return ActionRecord(
+        return ActionRecord.notice(
+            Notice.REPAIR_REPLICA,
             account_id=account.id,
             user_name=secret.user_name,
-            access_key_id="",
-            action=Notice.REPAIR_REPLICA,
-            reason=Notice.REPAIR_REPLICA,
-            due=None,
             outcome=outcome,
             error=error,
             secret_name=secret.name,
@@ -126,12 +120,10 @@ def _orphaned_secret_records(
     def record(
         user_name: str, secret: str | None, outcome: Outcome, **details: str | None
     ) -> ActionRecord:
-        return ActionRecord(
+        return ActionRecord.notice(
+            Notice.DELETE_ORPHANED_SECRET,
             account_id=account.id,
             user_name=user_name,
-            access_key_id="",
-            action=Notice.DELETE_ORPHANED_SECRET,
-            reason=Notice.DELETE_ORPHANED_SECRET,
             due=details.pop("due", None),
             outcome=outcome,
             secret_name=secret,

@@ -1,4 +1,4 @@
-"""The moto organisation fixtures (``tests/keyrotation/moto_support.py``) for the rotation."""
+"""The moto organisation fixtures (``tests/keyrotation/moto_support.py``) for the package tests."""
 
 from tests.keyrotation.moto_support import (
     age,
