@@ -27,7 +27,8 @@ help:
 	@echo "make format            ruff format and ruff check --fix"
 	@echo "make typecheck         mypy over the package"
 	@echo "make bench             benchmarks: planning throughput; AWS calls of both scans (A=20 U=500)"
-	@echo "make bench-airflow     the whole DAG on airflow standalone (A=300 U=10)"
+	@echo "make bench-airflow     the whole DAG on airflow standalone (A=300 U=10; CONCURRENT="
+	@echo "                       PARALLELISM= MAX_MAP_LENGTH= set Airflow's options, see README)"
 	@echo "make mwaa-package      the MWAA bundle in dist/mwaa-<v> (MWAA_VERSION=<v>, default newest 3.x)"
 	@echo "make install           only create .venv and install"
 	@echo "make clean             remove the venvs and build output"
@@ -87,8 +88,12 @@ bench: install
 	$(BIN)/python -m tests.benchmarks.run
 	$(BIN)/python -m tests.benchmarks.scan --accounts $(or $(A),20) --users $(or $(U),500)
 
+# Optional: CONCURRENT (max_concurrent_accounts), PARALLELISM, MAX_MAP_LENGTH (Airflow's).
 bench-airflow: install
-	$(BIN)/python -m tests.benchmarks.airflow_run --accounts $(or $(A),300) --users $(or $(U),10)
+	$(BIN)/python -m tests.benchmarks.airflow_run --accounts $(or $(A),300) --users $(or $(U),10) \
+		$(if $(CONCURRENT),--concurrent-accounts $(CONCURRENT)) \
+		$(if $(PARALLELISM),--parallelism $(PARALLELISM)) \
+		$(if $(MAX_MAP_LENGTH),--max-map-length $(MAX_MAP_LENGTH))
 
 clean:
 	rm -rf $(VENV) .venv-* demo-output bench-output dist .pytest_cache .ruff_cache .mypy_cache

@@ -255,9 +255,9 @@ def _ensure_ou_path(org, seeded: SeededOrganization, path: tuple[str, ...]) -> s
     return parent
 
 
-def _deploy_member_role(iam) -> None:
-    """What the member-role StackSet deploys, reduced to what moto needs."""
-    trust = {
+def member_role_trust_policy() -> dict:
+    """Who may assume the member role: the management account."""
+    return {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -267,7 +267,14 @@ def _deploy_member_role(iam) -> None:
             }
         ],
     }
-    iam.create_role(RoleName=MEMBER_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+
+
+def _deploy_member_role(iam) -> None:
+    """What the member-role StackSet deploys, reduced to what moto needs."""
+    iam.create_role(
+        RoleName=MEMBER_ROLE_NAME,
+        AssumeRolePolicyDocument=json.dumps(member_role_trust_policy()),
+    )
 
 
 def _create_user(
@@ -295,37 +302,49 @@ def _create_user(
     return key_ids
 
 
-def _create_orphaned_secret(secrets, account_id: str, user_name: str) -> str:
-    """The secret the pipeline once stored for a user deleted since (its name and tags)."""
-    name = f"Account_{account_id}_User_{user_name}_AccessKey"
-    secrets.create_secret(
-        Name=name,
-        Description=f"Access key of IAM user {user_name} in account {account_id}",
-        SecretString=json.dumps({"UserName": user_name, "AccessKeyId": "deleted-with-its-user"}),
-        Tags=[
+def orphaned_secret(account_id: str, user_name: str) -> dict:
+    """The CreateSecret parameters of the secret the pipeline once stored for a user
+    deleted since (its name and tags)."""
+    return {
+        "Name": f"Account_{account_id}_User_{user_name}_AccessKey",
+        "Description": f"Access key of IAM user {user_name} in account {account_id}",
+        "SecretString": json.dumps({"UserName": user_name, "AccessKeyId": "deleted-with-its-user"}),
+        "Tags": [
             {"Key": "iam-key-rotation:account-id", "Value": account_id},
             {"Key": "iam-key-rotation:user-name", "Value": user_name},
         ],
-    )
-    return name
+    }
+
+
+def _create_orphaned_secret(secrets, account_id: str, user_name: str) -> str:
+    secret = orphaned_secret(account_id, user_name)
+    secrets.create_secret(**secret)
+    return secret["Name"]
 
 
 def age_key_in_moto(now: datetime) -> Callable[[str, str, str, DemoKey], None]:
     """Set a key's CreateDate and LastUsedDate on moto's in-process backend."""
-    from moto.iam.models import AccessKeyLastUsed, iam_backends
+    from moto.iam.models import iam_backends
 
     def age(account_id: str, user_name: str, key_id: str, key: DemoKey) -> None:
         user = iam_backends[account_id]["global"].users[user_name]
         access_key = next(k for k in user.access_keys if k.access_key_id == key_id)
-        # moto keeps naive UTC datetimes.
-        naive_now = now.replace(tzinfo=None)
-        access_key.create_date = naive_now - timedelta(days=key.age_days)
-        if key.last_used_days_ago is not None:
-            access_key.last_used = AccessKeyLastUsed(
-                naive_now - timedelta(days=key.last_used_days_ago), "iam", REGION
-            )
+        set_key_age(access_key, key, now)
 
     return age
+
+
+def set_key_age(access_key, key: DemoKey, now: datetime, region: str = REGION) -> None:
+    """Set a moto access key's CreateDate and LastUsedDate, as ``key`` says."""
+    from moto.iam.models import AccessKeyLastUsed
+
+    # moto keeps naive UTC datetimes.
+    naive_now = now.replace(tzinfo=None)
+    access_key.create_date = naive_now - timedelta(days=key.age_days)
+    if key.last_used_days_ago is not None:
+        access_key.last_used = AccessKeyLastUsed(
+            naive_now - timedelta(days=key.last_used_days_ago), "iam", region
+        )
 
 
 def boto3_clients(endpoint_url: str | None, region: str = REGION) -> ClientFactory:
