@@ -28,7 +28,7 @@ help:
 	@echo "make typecheck         mypy over the package"
 	@echo "make bench             benchmarks: planning throughput; AWS calls of both scans (A=20 U=500)"
 	@echo "make bench-airflow     the whole DAG on airflow standalone (A=300 U=10; CONCURRENT="
-	@echo "                       PARALLELISM= MAX_MAP_LENGTH= set Airflow's options, see README)"
+	@echo "                       ACCOUNTS_PER_TASK= PARALLELISM= MAX_MAP_LENGTH= set options, see README)"
 	@echo "make mwaa-package      the MWAA bundle in dist/mwaa-<v> (MWAA_VERSION=<v>, default newest 3.x)"
 	@echo "make install           only create .venv and install"
 	@echo "make clean             remove the venvs and build output"
@@ -92,6 +92,7 @@ bench: install
 bench-airflow: install
 	$(BIN)/python -m tests.benchmarks.airflow_run --accounts $(or $(A),300) --users $(or $(U),10) \
 		$(if $(CONCURRENT),--concurrent-accounts $(CONCURRENT)) \
+		$(if $(ACCOUNTS_PER_TASK),--accounts-per-task $(ACCOUNTS_PER_TASK)) \
 		$(if $(PARALLELISM),--parallelism $(PARALLELISM)) \
 		$(if $(MAX_MAP_LENGTH),--max-map-length $(MAX_MAP_LENGTH))
 

@@ -173,13 +173,14 @@ def format_summary_table(records: Iterable[ActionRecord]) -> str:
     return summary_table(records)
 
 
-def mapped_items(accounts: list[Account], limit: int) -> list[dict[str, Any]]:
+def mapped_items(accounts: list[Account], limit: int, per_task: int = 1) -> list[dict[str, Any]]:
     """What ``list_accounts`` returns to map over: one item per account while they are at
-    most ``limit`` (Airflow's ``core.max_map_length``), else at most ``limit`` batches of
-    consecutive accounts, each named by its range."""
-    if len(accounts) <= limit:
+    most ``limit`` (Airflow's ``core.max_map_length``) and ``per_task`` is 1, else batches
+    of consecutive accounts, each named by its range: ``per_task`` accounts each, more
+    where needed to stay within ``limit`` batches."""
+    size = max(per_task, -(-len(accounts) // limit))  # ceiling
+    if size <= 1:
         return [account.to_dict() for account in accounts]
-    size = -(-len(accounts) // limit)  # ceiling
     batches = []
     for start in range(0, len(accounts), size):
         chunk = accounts[start : start + size]

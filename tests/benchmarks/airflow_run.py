@@ -1,7 +1,7 @@
 """The whole DAG on a real Airflow: a dry run over A accounts x U users, timed.
 
 python -m tests.benchmarks.airflow_run [--accounts 300] [--users 10]
-    [--concurrent-accounts N] [--parallelism N] [--max-map-length N]
+    [--concurrent-accounts N] [--accounts-per-task N] [--parallelism N] [--max-map-length N]
 
 Seeds a moto server on 127.0.0.1 (in this process, straight on moto's backends) with an
 organisation, starts `airflow standalone` (scheduler, LocalExecutor, API server) against
@@ -134,6 +134,10 @@ def scale_settings(args: argparse.Namespace) -> dict[str, str]:
         settings["AIRFLOW__IAM_ACCESS_KEY_ROTATION__MAX_CONCURRENT_ACCOUNTS"] = str(
             args.concurrent_accounts
         )
+    if args.accounts_per_task:
+        settings["AIRFLOW__IAM_ACCESS_KEY_ROTATION__ACCOUNTS_PER_TASK"] = str(
+            args.accounts_per_task
+        )
     if args.parallelism:
         settings["AIRFLOW__CORE__PARALLELISM"] = str(args.parallelism)
     if args.max_map_length:
@@ -149,6 +153,11 @@ def main() -> int:
         "--concurrent-accounts",
         type=int,
         help="[iam_access_key_rotation] max_concurrent_accounts (default: the DAG's, 4)",
+    )
+    parser.add_argument(
+        "--accounts-per-task",
+        type=int,
+        help="[iam_access_key_rotation] accounts_per_task: batches of this many accounts",
     )
     parser.add_argument(
         "--parallelism", type=int, help="[core] parallelism (default: Airflow's, 32)"

@@ -16,6 +16,7 @@ from keyrotation.run_context import RunContext
 __all__ = [
     "CONFIG_SECTION",
     "ListAccountsOperator",
+    "accounts_per_task",
     "max_map_length",
     "rotation_scheduling",
 ]
@@ -60,6 +61,17 @@ def pool_exists(name: str) -> bool | None:
         return None
 
 
+def accounts_per_task() -> int:
+    """How many accounts one mapped task rotates (``accounts_per_task``): more than one
+    spreads Airflow's cost per task (about a CPU-second) over several accounts."""
+    value = conf.getint(CONFIG_SECTION, "accounts_per_task", fallback=1)
+    if value < 1:
+        raise AirflowFailException(
+            f"[{CONFIG_SECTION}] accounts_per_task must be at least 1, got {value}"
+        )
+    return value
+
+
 def max_map_length() -> int:
     """How many instances Airflow maps a task into at most (``core.max_map_length``)."""
     return conf.getint("core", "max_map_length", fallback=1024)
@@ -91,15 +103,18 @@ class ListAccountsOperator(KeyRotationBaseOperator):
             else "",
             "\n".join(f"  {a.id}  {a.name}  <{a.email}>" for a in accounts) or "  (none)",
         )
-        limit = max_map_length()
-        items = mapped_items(accounts, limit)
+        limit, per_task = max_map_length(), accounts_per_task()
+        items = mapped_items(accounts, limit, per_task)
         if len(items) < len(accounts):
             self.log.info(
-                "%d accounts exceed core.max_map_length (%d): %d batches of up to %d accounts",
+                "%d accounts in %d batches of up to %d accounts ([%s] accounts_per_task %d, "
+                "core.max_map_length %d)",
                 len(accounts),
-                limit,
                 len(items),
                 len(items[0]["accounts"]),
+                CONFIG_SECTION,
+                per_task,
+                limit,
             )
         return items
 

@@ -323,3 +323,33 @@ def test_an_organisation_beyond_max_map_length_is_mapped_in_batches(
         assert items[0]["label"] == "000000000001..000000000003 (3 accounts)"
         assert items[-1]["label"] == "000000002500..000000002500 (1 account)"
         assert {len(item["accounts"]) for item in items} == {3, 1}
+
+
+@pytest.mark.parametrize(
+    ("count", "limit", "per_task", "sizes"),
+    [
+        (25, 1024, 10, [10, 10, 5]),  # the setting batches below the map limit
+        (25, 2, 10, [13, 12]),  # and never makes more batches than the limit allows
+        (3, 1024, 1, None),  # 1: one task per account
+    ],
+)
+def test_accounts_per_task_batches_consecutive_accounts(count, limit, per_task, sizes):
+    accounts = [Account(f"{n:012d}", f"a{n}", f"a{n}@example.com") for n in range(1, count + 1)]
+    items = mapped_items(accounts, limit, per_task)
+    assert [a for item in items for a in accounts_of(item)] == accounts
+    if sizes is None:
+        assert items == [account.to_dict() for account in accounts]
+    else:
+        assert [len(item["accounts"]) for item in items] == sizes
+        assert items[0]["label"].startswith("000000000001..")
+
+
+def test_accounts_per_task_below_one_fails_listing(monkeypatch):
+    from keyrotation.compat import AirflowFailException
+    from keyrotation.operators.accounts import accounts_per_task
+
+    monkeypatch.setenv("AIRFLOW__IAM_ACCESS_KEY_ROTATION__ACCOUNTS_PER_TASK", "0")
+    with pytest.raises(AirflowFailException, match="accounts_per_task must be at least 1"):
+        accounts_per_task()
+    monkeypatch.setenv("AIRFLOW__IAM_ACCESS_KEY_ROTATION__ACCOUNTS_PER_TASK", "10")
+    assert accounts_per_task() == 10
