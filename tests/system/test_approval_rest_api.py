@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.system.browser import browser_page, log_in, screenshot_folder, settle
 from tests.system.conftest import running_stack
 from tests.system.organization import ADMIN_EMAIL
-from tests.system.stack import AirflowApi, AirflowStack, wait_for
+from tests.system.stack import DAG_ID, AirflowApi, AirflowStack, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -103,6 +104,34 @@ def test_a_rejected_plan_changes_nothing_and_the_emails_say_so(approving_airflow
     (summary,) = [e for e in sent if e.to == ADMIN_EMAIL and "waiting" not in e.subject]
     assert "rejected by admin" in summary.text
     assert "Evidence report" in summary.text
+
+
+def test_the_plan_waits_on_its_required_actions_page_and_is_answered_there(
+    approving_airflow, organization, tmp_path_factory
+):
+    stack, api = approving_airflow
+    keys_before = organization.keys()
+    run_id = api.trigger({})
+    request = wait_for_approval_request(api, run_id)
+    (user, key, action) = sorted(destructive_changes(request["body"]))[0]
+    shots = screenshot_folder(tmp_path_factory)
+
+    with browser_page(tmp_path_factory.getbasetemp() / "approval-failure.png") as page:
+        url = f"{stack.api_url}/dags/{DAG_ID}/runs/{run_id}/tasks/{APPROVE_TASK}/required_actions"
+        log_in(page, stack, url)
+        page.get_by_text(request["subject"]).first.wait_for()
+        page.get_by_text(key).first.wait_for()
+        settle(page)
+        page.screenshot(path=str(shots / "ui-approval-required-action.png"), full_page=True)
+        page.get_by_role("button", name="Reject").first.click()
+        wait_for(
+            "the answer from the page",
+            lambda: api.hitl_detail(run_id, APPROVE_TASK).get("chosen_options") == ["Reject"],
+            timeout=60,
+        )
+
+    assert api.wait_for_run(run_id) == "success", api.task_states(run_id)
+    assert organization.keys() == keys_before, (user, key, action)
 
 
 def test_an_approved_plan_runs_exactly_its_changes(approving_airflow, organization):

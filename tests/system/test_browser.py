@@ -4,27 +4,20 @@ folder, or in docs/ (the README's pictures) with UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.system.browser import browser_page, log_in, screenshot_folder, settle
 from tests.system.scenarios import ROTATION_TASK
-from tests.system.stack import ADMIN_USER, DAG_ID, REPO, AirflowApi, wait_for
+from tests.system.stack import DAG_ID, AirflowApi, wait_for
 
 pytestmark = pytest.mark.system
-
-CHROMIUM = Path("/usr/bin/chromium")
-DOCS = REPO / "docs"
 
 
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the screenshots go: docs/ only when asked, so a test run leaves the tree clean."""
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        return DOCS
-    return tmp_path_factory.mktemp("screenshots")
+    return screenshot_folder(tmp_path_factory)
 
 
 FIELDS = {
@@ -36,31 +29,13 @@ FIELDS = {
 
 @pytest.fixture(scope="module")
 def page(airflow, tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        except BaseException:
-            page.screenshot(path=str(tmp_path_factory.getbasetemp() / "browser-failure.png"))
-            raise
-        finally:
-            browser.close()
+    with browser_page(tmp_path_factory.getbasetemp() / "browser-failure.png") as page:
+        yield page
 
 
 def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page, screenshots):
     stack, api = airflow
-    page.goto(f"{stack.api_url}/dags/{DAG_ID}")
-    page.get_by_label("Username").fill(ADMIN_USER)
-    page.get_by_label("Password").fill(stack.password)
-    page.keyboard.press("Enter")
+    log_in(page, stack, f"{stack.api_url}/dags/{DAG_ID}")
     page.get_by_role("button", name="Trigger").first.click()
 
     form = page.get_by_role("dialog")
@@ -87,7 +62,7 @@ def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page,
     page.goto(f"{mapped}/mapped")
     for account_id, name in organization.active_accounts.items():
         page.get_by_text(f"{account_id} {name}").first.wait_for()
-    _settle(page)
+    settle(page)
     page.screenshot(path=str(screenshots / "ui-mapped-tasks-by-account.png"))
 
     payments = organization.account_id("payments-prod")
@@ -98,7 +73,7 @@ def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page,
     )
     page.goto(f"{mapped}/mapped/{index}")
     page.get_by_text("Summary for").first.wait_for()
-    _settle(page)
+    settle(page)
     page.screenshot(path=str(screenshots / "ui-task-log.png"))
 
     page.get_by_role("link", name="Details", exact=True).click()
@@ -111,8 +86,3 @@ def test_log_in_and_trigger_a_dry_run_from_the_form(airflow, organization, page,
 def _manual_run(api: AirflowApi) -> dict | None:
     runs = [r for r in api.dag_runs() if r["run_type"] == "manual"]
     return runs[-1] if runs else None
-
-
-def _settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    time.sleep(1)  # the grid animates its bars in
