@@ -23,6 +23,7 @@ from deploy.demo.organization import (
     DemoAccount,
     DemoUser,
     SeededOrganization,
+    ensure_ou_path,
     member_role_trust_policy,
     orphaned_secret,
     set_key_age,
@@ -47,7 +48,7 @@ def seed_organization_in_moto(
     seeded.root_id = org.list_roots()["Roots"][0]["Id"]
     _deploy_member_role(iam_backends[MANAGEMENT_ACCOUNT_ID][PARTITION])
     for account in accounts:
-        parent = _ensure_ou_path(org, seeded, account.ou_path)
+        parent = ensure_ou_path(org, seeded, account.ou_path)
         created = org.create_account(AccountName=account.name, Email=f"{account.name}@example.com")
         account_id = created["CreateAccountStatus"]["AccountId"]
         org.move_account(
@@ -83,17 +84,6 @@ def seed_organization_in_moto(
             org.close_account(AccountId=account_id)
             seeded.suspended.add(account_id)
     return seeded
-
-
-def _ensure_ou_path(org, seeded: SeededOrganization, path: tuple[str, ...]) -> str:
-    parent = seeded.root_id
-    for depth in range(1, len(path) + 1):
-        key = path[:depth]
-        if key not in seeded.ous:
-            ou = org.create_organizational_unit(ParentId=parent, Name=path[depth - 1])
-            seeded.ous[key] = ou["OrganizationalUnit"]["Id"]
-        parent = seeded.ous[key]
-    return parent
 
 
 def _deploy_member_role(iam) -> None:

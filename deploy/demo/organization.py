@@ -213,7 +213,7 @@ def seed_organization(
     seeded.root_id = org.list_roots()["Roots"][0]["Id"]
     _deploy_member_role(client("iam"))
     for account in accounts:
-        parent = _ensure_ou_path(org, seeded, account.ou_path)
+        parent = ensure_ou_path(org, seeded, account.ou_path)
         created = org.create_account(AccountName=account.name, Email=f"{account.name}@example.com")
         account_id = created["CreateAccountStatus"]["AccountId"]
         org.move_account(
@@ -244,7 +244,9 @@ def seed_organization(
     return seeded
 
 
-def _ensure_ou_path(org, seeded: SeededOrganization, path: tuple[str, ...]) -> str:
+def ensure_ou_path(org, seeded: SeededOrganization, path: tuple[str, ...]) -> str:
+    """The id of the OU at ``path`` under the root, creating what is missing; ``org`` is an
+    Organizations client or moto's backend, which answer create_organizational_unit alike."""
     parent = seeded.root_id
     for depth in range(1, len(path) + 1):
         key = path[:depth]

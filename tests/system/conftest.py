@@ -45,7 +45,8 @@ def organization(moto_endpoint: str) -> Organization:
 
 @pytest.fixture(scope="module")
 def airflow(request, tmp_path_factory, organization) -> Iterator[tuple[AirflowStack, AirflowApi]]:
-    """Airflow with the LocalExecutor and SQLite, one per test module."""
+    """Airflow with the LocalExecutor and SQLite, one per test module; the module's
+    ``AIRFLOW_SETTINGS`` (if any) override keys of the settings Variable."""
     home = tmp_path_factory.mktemp("airflow-local")
     with running_stack(
         request,
@@ -53,6 +54,7 @@ def airflow(request, tmp_path_factory, organization) -> Iterator[tuple[AirflowSt
         executor="LocalExecutor",
         database_url=f"sqlite:///{home}/airflow.db",
         organization=organization,
+        settings=getattr(request.module, "AIRFLOW_SETTINGS", None),
     ) as stack:
         yield stack
 

@@ -3,37 +3,21 @@ is answered through the REST API as the UI does, and only an approval changes ke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.system.browser import browser_page, log_in, screenshot_folder, settle
-from tests.system.conftest import running_stack
 from tests.system.organization import ADMIN_EMAIL
-from tests.system.stack import DAG_ID, AirflowApi, AirflowStack, wait_for
+from tests.system.stack import DAG_ID, AirflowApi, wait_for
 
 pytestmark = pytest.mark.system
 
 APPROVE_TASK = "approve_plan"
 #: Human-in-the-loop tasks wait in awaiting_input (Airflow 3.3+) or deferred (3.1, 3.2).
 WAITING = {"awaiting_input", "deferred"}
-
-
-@pytest.fixture(scope="module")
-def approving_airflow(
-    request, tmp_path_factory, organization
-) -> Iterator[tuple[AirflowStack, AirflowApi]]:
-    home = tmp_path_factory.mktemp("airflow-approval")
-    with running_stack(
-        request,
-        home,
-        executor="LocalExecutor",
-        database_url=f"sqlite:///{home}/airflow.db",
-        organization=organization,
-        settings={"approval": "destructive"},
-    ) as stack:
-        yield stack
+#: The settings of this module's Airflow (the ``airflow`` fixture).
+AIRFLOW_SETTINGS = {"approval": "destructive"}
 
 
 def wait_for_approval_request(api: AirflowApi, run_id: str) -> dict:
@@ -59,8 +43,8 @@ def destructive_changes(body: str) -> set[tuple[str, str, str]]:
     return changes
 
 
-def test_a_dry_run_never_waits_for_approval(approving_airflow, organization):
-    _, api = approving_airflow
+def test_a_dry_run_never_waits_for_approval(airflow, organization):
+    _, api = airflow
     keys_before = organization.keys()
     run_id = api.trigger({"dry_run": True})
 
@@ -72,8 +56,8 @@ def test_a_dry_run_never_waits_for_approval(approving_airflow, organization):
     assert organization.keys() == keys_before
 
 
-def test_a_rejected_plan_changes_nothing_and_the_emails_say_so(approving_airflow, organization):
-    _, api = approving_airflow
+def test_a_rejected_plan_changes_nothing_and_the_emails_say_so(airflow, organization):
+    _, api = airflow
     keys_before = organization.keys()
     secrets_before = organization.stored_key_ids()
     emails_before = len(organization.emails())
@@ -107,9 +91,9 @@ def test_a_rejected_plan_changes_nothing_and_the_emails_say_so(approving_airflow
 
 
 def test_the_plan_waits_on_its_required_actions_page_and_is_answered_there(
-    approving_airflow, organization, tmp_path_factory
+    airflow, organization, tmp_path_factory
 ):
-    stack, api = approving_airflow
+    stack, api = airflow
     keys_before = organization.keys()
     run_id = api.trigger({})
     request = wait_for_approval_request(api, run_id)
@@ -134,8 +118,8 @@ def test_the_plan_waits_on_its_required_actions_page_and_is_answered_there(
     assert organization.keys() == keys_before, (user, key, action)
 
 
-def test_an_approved_plan_runs_exactly_its_changes(approving_airflow, organization):
-    stack, api = approving_airflow
+def test_an_approved_plan_runs_exactly_its_changes(airflow, organization):
+    stack, api = airflow
     keys_before = organization.keys()
     run_id = api.trigger({})
 
