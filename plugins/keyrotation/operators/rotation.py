@@ -71,7 +71,8 @@ class _AccountTaskOperator(KeyRotationBaseOperator):
         sessions = self.rotation_hook(run).sessions
         if not batch:
             self._persist_console_link(context, run, sessions, accounts[0])
-        results = [self._account_result(account, run, sessions) for account in accounts]
+        denied: set[str] = set()
+        results = [self._account_result(account, run, sessions, denied) for account in accounts]
         output = TaskOutput(tuple(results)).to_dict(run.now)
         failed = [result for result in results if result.failed]
         if not failed:
@@ -80,7 +81,7 @@ class _AccountTaskOperator(KeyRotationBaseOperator):
         # tasks downstream that run whatever happened here.
         context["ti"].xcom_push(key="return_value", value=output)
         message = "; ".join(f"Account {r.account_id}: {r.failure}" for r in failed)
-        if not batch and self._denied:
+        if not batch and denied:
             # Retrying cannot deploy a role: fail now, so the admin summary goes out
             # without waiting out the retries; clear the task once the role is there.
             raise AirflowFailException(message)
@@ -91,9 +92,9 @@ class _AccountTaskOperator(KeyRotationBaseOperator):
         return None
 
     def _account_result(
-        self, account: Account, run: RunContext, sessions: AccountSessions
+        self, account: Account, run: RunContext, sessions: AccountSessions, denied: set[str]
     ) -> AccountResult:
-        self._denied = False
+        """The account's result; its id goes into ``denied`` when its role cannot be assumed."""
         try:
             report = rotate_account(
                 account,
@@ -107,7 +108,8 @@ class _AccountTaskOperator(KeyRotationBaseOperator):
         except Exception as error:
             # One account's failure does not stop the rest of its batch.
             self.log.exception("Account %s (%s) failed", account.id, account.name)
-            self._denied = isinstance(error, AccountAccessError) and error.denied
+            if isinstance(error, AccountAccessError) and error.denied:
+                denied.add(account.id)
             return AccountResult(account_id=account.id, error=str(error))
         self.log.info(
             "Summary for %s (%s):\n%s",
