@@ -53,6 +53,11 @@ class SettingsGroup(BaseModel):
         except ValidationError as error:
             raise SettingsError(validation_message(error, type(self))) from None
 
+    def set_together(self, first: str, second: str, why: str) -> None:
+        """Two settings that mean something only as a pair: both set, or neither."""
+        if bool(getattr(self, first)) != bool(getattr(self, second)):
+            raise ValueError(f"{first} and {second} go together: {why}")
+
 
 class PolicyGroupSettings(SettingsGroup):
     """When keys rotate, and whether this pipeline changes anything."""
@@ -159,11 +164,11 @@ class InventorySettings(SettingsGroup):
 
     @model_validator(mode="after")
     def _organization_role_is_complete(self) -> InventorySettings:
-        if bool(self.org_account_id) != bool(self.org_role_name):
-            raise ValueError(
-                "org_account_id and org_role_name go together: set both to list accounts "
-                "through a role in the management account, or neither"
-            )
+        self.set_together(
+            "org_account_id",
+            "org_role_name",
+            "set both to list accounts through a role in the management account, or neither",
+        )
         return self
 
 
@@ -251,11 +256,11 @@ class NotificationSettings(SettingsGroup):
 
     @model_validator(mode="after")
     def _portal_is_complete(self) -> NotificationSettings:
-        if bool(self.sso_start_url) != bool(self.sso_permission_set):
-            raise ValueError(
-                "sso_start_url and sso_permission_set go together: the console link opens "
-                "an account through the portal with that permission set"
-            )
+        self.set_together(
+            "sso_start_url",
+            "sso_permission_set",
+            "the console link opens an account through the portal with that permission set",
+        )
         return self
 
 
