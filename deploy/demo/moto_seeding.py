@@ -23,9 +23,9 @@ from deploy.demo.organization import (
     DemoAccount,
     DemoUser,
     SeededOrganization,
-    ensure_ou_path,
     member_role_trust_policy,
     orphaned_secret,
+    place_account,
     set_key_age,
 )
 
@@ -48,18 +48,7 @@ def seed_organization_in_moto(
     seeded.root_id = org.list_roots()["Roots"][0]["Id"]
     _deploy_member_role(iam_backends[MANAGEMENT_ACCOUNT_ID][PARTITION])
     for account in accounts:
-        parent = ensure_ou_path(org, seeded, account.ou_path)
-        created = org.create_account(AccountName=account.name, Email=f"{account.name}@example.com")
-        account_id = created["CreateAccountStatus"]["AccountId"]
-        org.move_account(
-            AccountId=account_id, SourceParentId=seeded.root_id, DestinationParentId=parent
-        )
-        seeded.accounts[account.name] = account_id
-        if account.tags:
-            org.tag_resource(
-                ResourceId=account_id,
-                Tags=[{"Key": key, "Value": value} for key, value in account.tags],
-            )
+        account_id = place_account(org, seeded, account)
         iam = iam_backends[account_id][PARTITION]
         if account.member_role:
             _deploy_member_role(iam)

@@ -213,18 +213,7 @@ def seed_organization(
     seeded.root_id = org.list_roots()["Roots"][0]["Id"]
     _deploy_member_role(client("iam"))
     for account in accounts:
-        parent = ensure_ou_path(org, seeded, account.ou_path)
-        created = org.create_account(AccountName=account.name, Email=f"{account.name}@example.com")
-        account_id = created["CreateAccountStatus"]["AccountId"]
-        org.move_account(
-            AccountId=account_id, SourceParentId=seeded.root_id, DestinationParentId=parent
-        )
-        seeded.accounts[account.name] = account_id
-        if account.tags:
-            org.tag_resource(
-                ResourceId=account_id,
-                Tags=[{"Key": key, "Value": value} for key, value in account.tags],
-            )
+        account_id = place_account(org, seeded, account)
         member = assume(account_id)
         iam = member("iam")
         if account.member_role:
@@ -242,6 +231,24 @@ def seed_organization(
             org.close_account(AccountId=account_id)
             seeded.suspended.add(account_id)
     return seeded
+
+
+def place_account(org, seeded: SeededOrganization, account: DemoAccount) -> str:
+    """Create ``account`` in its OU with its tags and return its id; ``org`` is an
+    Organizations client or moto's backend, which answer these calls alike."""
+    parent = ensure_ou_path(org, seeded, account.ou_path)
+    created = org.create_account(AccountName=account.name, Email=f"{account.name}@example.com")
+    account_id = created["CreateAccountStatus"]["AccountId"]
+    org.move_account(
+        AccountId=account_id, SourceParentId=seeded.root_id, DestinationParentId=parent
+    )
+    seeded.accounts[account.name] = account_id
+    if account.tags:
+        org.tag_resource(
+            ResourceId=account_id,
+            Tags=[{"Key": key, "Value": value} for key, value in account.tags],
+        )
+    return account_id
 
 
 def ensure_ou_path(org, seeded: SeededOrganization, path: tuple[str, ...]) -> str:
